@@ -1,0 +1,31 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[demo,test]"
+	touch $@
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/python -m gaussjax
+
+test: $(VENV)/.test-installed
+	$(BIN)/ruff check gaussjax tests benchmarks
+	$(BIN)/ruff format --check gaussjax tests benchmarks
+	$(BIN)/python -m pytest --nbmake notebooks tests gaussjax
+
+benchmark: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,15 @@
+r"""gaussjax: expectations under a Gaussian, E[f(x)] with x ~ N(mu, Sigma), and their exact
+derivatives with respect to whatever mu and Sigma are computed from."""
+
+from ._chain_rule import ChainRule as ChainRule
+from ._chain_rule import chain_rule as chain_rule
+from ._default_rule import default_rule as default_rule
+from ._expectation import Estimate as Estimate
+from ._expectation import estimate as estimate
+from ._expectation import expectation as expectation
+from ._rules import AbstractDeterministicRule as AbstractDeterministicRule
+from ._rules import AbstractRule as AbstractRule
+from ._rules import GaussHermite as GaussHermite
+from ._rules import MonteCarlo as MonteCarlo
+
+__version__ = "0.1.0"

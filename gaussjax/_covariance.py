@@ -1,0 +1,107 @@
+"""Turn mean and one covariance argument into (mean, L) with Sigma = L L^T, with the checks."""
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+COVARIANCE_ARGUMENTS = ("cov", "scale_tril", "cov_factor", "cov_diag")
+
+
+def _as_real_array(value, name: str, caller: str) -> Array:
+    try:
+        array = jnp.asarray(value)
+    except TypeError as error:
+        raise TypeError(
+            f"{caller}: {name} must be an array, got {type(value).__name__}."
+        ) from error
+    if jnp.issubdtype(array.dtype, jnp.complexfloating) or array.dtype == jnp.bool_:
+        raise TypeError(f"{caller}: {name} must be real, got dtype {array.dtype}.")
+    return array
+
+
+def _floating_dtype(*arrays: Array) -> jnp.dtype:
+    dtype = jnp.result_type(*arrays)
+    return dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.result_type(float)
+
+
+def mean_and_factor(
+    mean, *, cov=None, scale_tril=None, cov_factor=None, cov_diag=None, caller: str
+) -> tuple[Float[Array, " n"], Float[Array, "n r"]]:
+    r"""Validate the Gaussian's parameters and return (mean, L) with $\Sigma = L L^\top$.
+
+    `cov` is factored by Cholesky (r = n); `scale_tril` is L itself (its lower triangle);
+    `cov_factor` is an n x r factor (a low-rank, possibly degenerate Gaussian); `cov_diag` gives
+    L = diag(sqrt(cov_diag)). A covariance that is not positive definite, or that is not
+    symmetric, raises at run time, under `jit` too.
+    """
+    given = {
+        name: value
+        for name, value in zip(
+            COVARIANCE_ARGUMENTS, (cov, scale_tril, cov_factor, cov_diag), strict=True
+        )
+        if value is not None
+    }
+    if len(given) != 1:
+        got = ", ".join(given) if given else "none"
+        raise ValueError(
+            f"{caller}: pass exactly one of cov, scale_tril, cov_factor, cov_diag (got {got})."
+        )
+    ((name, value),) = given.items()
+
+    mean = _as_real_array(mean, "mean", caller)
+    if mean.ndim != 1 or mean.shape[0] == 0:
+        raise ValueError(
+            f"{caller}: mean must be a non-empty 1-D array of shape (n,), got shape {mean.shape}. "
+            "For a batch of Gaussians, use jax.vmap."
+        )
+    n = mean.shape[0]
+    value = _as_real_array(value, name, caller)
+    dtype = _floating_dtype(mean, value)
+    mean, value = mean.astype(dtype), value.astype(dtype)
+
+    expected = {"cov": (n, n), "scale_tril": (n, n), "cov_diag": (n,)}.get(name)
+    if name == "cov_factor":
+        if value.ndim != 2 or value.shape[0] != n or value.shape[1] == 0:
+            raise ValueError(
+                f"{caller}: cov_factor must have shape (n, r) = ({n}, r) with r >= 1 to match "
+                f"mean of shape ({n},), got shape {value.shape}."
+            )
+    elif value.shape != expected:
+        raise ValueError(
+            f"{caller}: {name} must have shape {expected} to match mean of shape ({n},), "
+            f"got shape {value.shape}."
+        )
+
+    if name == "cov":
+        return mean, _checked_cholesky(value, caller)
+    if name == "scale_tril":
+        return mean, jnp.tril(value)
+    if name == "cov_factor":
+        return mean, value
+    value = eqx.error_if(
+        value,
+        ~jnp.all(value > 0),
+        f"{caller}: cov_diag must be positive (and finite); a zero or negative variance "
+        "has no square root with a finite derivative.",
+    )
+    return mean, jnp.diag(jnp.sqrt(value))
+
+
+def _checked_cholesky(cov: Float[Array, "n n"], caller: str) -> Float[Array, "n n"]:
+    tolerance = np.sqrt(np.finfo(cov.dtype).eps)
+    asymmetry = jnp.max(jnp.abs(cov - cov.T))
+    cov = eqx.error_if(
+        cov,
+        asymmetry > tolerance * jnp.max(jnp.abs(cov)),
+        f"{caller}: cov is not symmetric. Pass (cov + cov.T) / 2, or a factor as scale_tril "
+        "or cov_factor.",
+    )
+    factor = jnp.linalg.cholesky(cov)
+    return eqx.error_if(
+        factor,
+        ~jnp.all(jnp.isfinite(factor)),
+        f"{caller}: cov is not positive definite (its Cholesky factorisation failed), or it "
+        "holds NaN or inf. Add jitter (cov + eps * I), or pass cov_factor for a low-rank "
+        "(degenerate) Gaussian.",
+    )

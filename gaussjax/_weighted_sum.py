@@ -1,0 +1,82 @@
+"""sum_i w_i g(xi_i) over a rule's nodes, in one pass or chunk by chunk in bounded memory."""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._rules import AbstractRule
+from ._rules._base import PyTree
+
+MAX_NODES = 2**31 - 1
+"""No rule may have more nodes than this: node indices are 32-bit integers."""
+MAX_NODES_UNBATCHED = 2**22
+"""Without `batch_size`, at most this many nodes are evaluated at once (4,194,304)."""
+
+
+def check_node_count(rule: AbstractRule, dim: int, batch_size: int | None, caller: str) -> None:
+    num_nodes = rule.num_nodes(dim)
+    if num_nodes > MAX_NODES:
+        raise ValueError(
+            f"{caller}: {rule} needs {num_nodes:.3g} nodes in {dim} dimensions, more than the "
+            f"limit of {MAX_NODES} (2^31 - 1). Use a rule whose cost grows gently with the "
+            "dimension, e.g. gj.MonteCarlo(num_samples=...), or a lower order."
+        )
+    if batch_size is None and num_nodes > MAX_NODES_UNBATCHED:
+        raise ValueError(
+            f"{caller}: {rule} needs {num_nodes} nodes in {dim} dimensions, more than "
+            f"{MAX_NODES_UNBATCHED} evaluated at once. Pass batch_size=65536 (say) to evaluate "
+            "them in chunks in bounded memory, or choose a rule with fewer nodes."
+        )
+    if batch_size is not None and (
+        not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
+    ):
+        raise ValueError(
+            f"{caller}: batch_size must be a positive int or None, got {batch_size!r}."
+        )
+
+
+def weighted_sum(
+    g: Callable[[Float[Array, " r"]], PyTree],
+    rule: AbstractRule,
+    dim: int,
+    dtype,
+    key: PRNGKeyArray | None,
+    batch_size: int | None,
+) -> PyTree:
+    r"""$\sum_i w_i\, g(\xi_i)$ over the nodes of `rule` in `dim` dimensions.
+
+    With `batch_size`, the nodes are generated and evaluated `batch_size` at a time inside a
+    `lax.scan` whose body is rematerialised (`jax.checkpoint`), so neither the value nor its
+    reverse-mode gradient holds more than one chunk of nodes in memory.
+    """
+    num_nodes = rule.num_nodes(dim)
+
+    def chunk_sum(indices, weight_mask):
+        nodes, weights = jax.vmap(lambda i: rule.node(i, dim, dtype, key))(indices)
+        weights = weights * weight_mask
+        values = jax.vmap(g)(nodes)
+        return jax.tree.map(lambda v: jnp.tensordot(weights, _as_floating(v, dtype), 1), values)
+
+    if batch_size is None or batch_size >= num_nodes:
+        return chunk_sum(jnp.arange(num_nodes, dtype=jnp.int32), jnp.ones((), dtype))
+
+    num_chunks = -(-num_nodes // batch_size)
+
+    @jax.checkpoint
+    def add_chunk(total, chunk):
+        indices = chunk * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
+        in_range = indices < num_nodes
+        part = chunk_sum(jnp.minimum(indices, num_nodes - 1), in_range.astype(dtype))
+        return jax.tree.map(jnp.add, total, part), None
+
+    shapes = jax.eval_shape(lambda: chunk_sum(jnp.zeros(1, jnp.int32), jnp.ones((), dtype)))
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    total, _ = jax.lax.scan(add_chunk, zeros, jnp.arange(num_chunks, dtype=jnp.int32))
+    return total
+
+
+def _as_floating(value: Array, dtype) -> Array:
+    value = jnp.asarray(value)
+    return value if jnp.issubdtype(value.dtype, jnp.inexact) else value.astype(dtype)
