@@ -70,7 +70,8 @@ def expectation(
     Args:
         f: maps one point x of shape (n,) to an array or a pytree of arrays.
         mean: $\mu$, shape (n,).
-        cov: $\Sigma$, shape (n, n), symmetric positive definite (factored by Cholesky).
+        cov: $\Sigma$, shape (n, n), positive definite; its symmetric part
+            (cov + cov.T) / 2 is factored by Cholesky.
         scale_tril: L, shape (n, n), lower triangular (the upper triangle is ignored).
         cov_factor: L, shape (n, r): $\Sigma = L L^\top$ of rank r; the rule runs in r dimensions.
         cov_diag: the variances, shape (n,), positive: $\Sigma = \mathrm{diag}$(cov_diag).
@@ -85,7 +86,7 @@ def expectation(
     Raises:
         ValueError: wrong shapes, not exactly one covariance argument, a random rule without
             key, too many nodes; at run time (under `jit` too) a covariance that is not
-            positive definite or not symmetric.
+            positive definite.
         TypeError: f not callable or not returning arrays; rule not a gaussjax rule.
 
     Example:

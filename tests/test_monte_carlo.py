@@ -1,0 +1,56 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gaussjax as gj
+
+
+def test_samples_are_standard_normal(key):
+    rule = gj.MonteCarlo(num_samples=20_000)
+    mean = gj.expectation(lambda x: x, jnp.zeros(3), jnp.eye(3), rule=rule, key=key)
+    second = gj.expectation(lambda x: jnp.outer(x, x), jnp.zeros(3), jnp.eye(3), rule=rule, key=key)
+    assert np.allclose(mean, 0.0, atol=4 / np.sqrt(20_000))
+    assert np.allclose(second, np.eye(3), atol=6 * np.sqrt(2 / 20_000))
+
+
+def test_error_is_the_standard_error_of_the_mean(key):
+    rule = gj.MonteCarlo(num_samples=1000)
+    f = lambda x: jnp.sin(3 * x[0]) + x[1] ** 2  # noqa: E731
+    est = gj.estimate(f, jnp.zeros(2), jnp.eye(2), rule=rule, key=key)
+    samples = jax.vmap(lambda i: rule.node(i, 2, jnp.float64, key)[0])(jnp.arange(1000))
+    values = jax.vmap(f)(samples)
+    assert np.isclose(est.value, values.mean())
+    assert np.isclose(est.error, values.std(ddof=1) / np.sqrt(1000), rtol=1e-10)
+
+
+def test_standard_error_covers_the_truth_at_the_advertised_rate():
+    rule = gj.MonteCarlo(num_samples=500)
+    keys = jax.random.split(jax.random.key(1), 200)
+
+    def estimate(key):
+        est = gj.estimate(
+            lambda x: jnp.exp(0.5 * x[0]), jnp.zeros(2), jnp.eye(2), rule=rule, key=key
+        )
+        return est.value, est.error
+
+    values, errors = jax.vmap(estimate)(keys)
+    inside = np.mean(np.abs(values - np.exp(0.125)) < 2 * errors)
+    assert 0.9 < inside <= 1.0  # two standard errors: 95% nominal
+
+
+def test_different_keys_give_different_values_and_the_same_key_the_same():
+    rule = gj.MonteCarlo(num_samples=100)
+    z = lambda key: gj.expectation(jnp.sum, jnp.zeros(2), jnp.eye(2), rule=rule, key=key)  # noqa: E731
+    assert z(jax.random.key(0)) == z(jax.random.key(0))
+    assert z(jax.random.key(0)) != z(jax.random.key(1))
+
+
+def test_reports_size_and_degree():
+    rule = gj.MonteCarlo(num_samples=128)
+    assert rule.num_nodes(7) == 128 and rule.degree(7) is None and rule.is_random
+
+
+def test_rejects_num_samples_below_one():
+    with pytest.raises(ValueError, match="num_samples >= 1"):
+        gj.MonteCarlo(num_samples=0)
