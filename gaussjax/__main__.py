@@ -135,8 +135,10 @@ def optimise(K, z_quadrature, z_exact, plot_path, steps):
         if i % (steps // 6) == 0 or i == steps - 1:
             print(f"  step {i:4d}  objective {value:.8f}  closed form {exact:.8f}")
     quadrature, exact = np.array(history).T
-    print(f"objective {quadrature[0]:.6f} -> {quadrature[-1]:.6f}; largest |quadrature - closed "
-          f"form| over the run {np.max(np.abs(quadrature - exact)):.2e}")
+    print(
+        f"objective {quadrature[0]:.6f} -> {quadrature[-1]:.6f}; largest |quadrature - closed "
+        f"form| over the run {np.max(np.abs(quadrature - exact)):.2e}"
+    )
     save_plot(quadrature, exact, plot_path)
 
 
@@ -162,7 +164,8 @@ def save_plot(quadrature, exact, plot_path):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m gaussjax", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--plot", default=os.path.join(tempfile.gettempdir(), "gaussjax_demo.png"),
+        "--plot",
+        default=os.path.join(tempfile.gettempdir(), "gaussjax_demo.png"),
         help="where to save the PNG of the objective (default: in the temp directory)",
     )
     parser.add_argument("--steps", type=int, default=300, help="adam steps (default 300)")

@@ -5,6 +5,7 @@ import functools
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._base import AbstractDeterministicRule, check_positive_int
@@ -58,8 +59,10 @@ class GaussHermite(AbstractDeterministicRule):
         self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray | None
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
         nodes, weights = hermite_e_table(self.order)
-        strides = np.array([self.order**axis for axis in range(dim)])
-        digits = (index // strides) % self.order
+        strides = jnp.asarray([self.order**axis for axis in range(dim)], jnp.int32)
+        # Indices are non-negative, so truncating division gives the base-m digits directly.
+        index = jnp.broadcast_to(jnp.asarray(index, jnp.int32), (dim,))
+        digits = lax.rem(lax.div(index, strides), jnp.full(dim, self.order, jnp.int32))
         xi = jnp.asarray(nodes, dtype)[digits]
         weight = jnp.prod(jnp.asarray(weights, dtype)[digits])
         return xi, weight
