@@ -24,7 +24,11 @@ test: $(VENV)/.test-installed
 	$(BIN)/ruff format --check gaussjax tests benchmarks
 	$(BIN)/python -m pytest --nbmake notebooks tests gaussjax
 
-benchmark: $(VENV)/.test-installed
+$(VENV)/.benchmark-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[demo,test,benchmark]"
+	touch $@
+
+benchmark: $(VENV)/.benchmark-installed
 	$(BIN)/python benchmarks/run.py
 
 clean:
