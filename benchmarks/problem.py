@@ -1,7 +1,8 @@
 """The question's parameterisation, in JAX and in PyTorch, with a closed-form oracle.
 
 mu(K) = [A K v; (A K)^2 v; (A K)^3 v],  Sigma(K) = Sigma0 + (B K)(B K)^T,
-f(x) = exp(-1/2 (x - m)^T P (x - m)),  E[f] = det(I + Sigma P)^(-1/2) exp(-1/2 d^T (Sigma + P^-1)^-1 d).
+f(x) = exp(-1/2 (x - m)^T P (x - m)),
+E[f] = det(I + Sigma P)^(-1/2) exp(-1/2 d^T (Sigma + P^-1)^-1 d), d = mu - m.
 """
 
 import jax.numpy as jnp
