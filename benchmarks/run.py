@@ -6,7 +6,6 @@ Every ratio is gaussjax / peer, measured in the same run on the same machine: be
 gaussjax is faster or lighter. Timings are the median of repeated calls after compilation.
 """
 
-import json
 import statistics
 import subprocess
 import sys
@@ -188,7 +187,6 @@ def main():
             f"| {row['comparison']} | {row['peer']} | {row['gaussjax']} | {row['peer value']} "
             f"| {row['ratio']:.2f} |"
         )
-    Path(__file__).with_name("results.json").write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
