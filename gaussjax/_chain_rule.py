@@ -25,6 +25,9 @@ class ChainRule(eqx.Module):
         dmean_dK: shape (n, *K.shape) (`jax.jacrev` order: outputs first).
         dcov_dK: shape (n, n, *K.shape).
         dZ_dK: shape K.shape, computed by `jax.grad` of the composition K -> Z.
+
+    A report from `jax.vmap(gj.chain_rule ...)` over a batch of K holds the batch axes first in
+    every field; the properties below then contract each report of the batch.
     """
 
     value: Float[Array, ""]
@@ -37,12 +40,23 @@ class ChainRule(eqx.Module):
     @property
     def dZ_dK_through_mean(self) -> Array:
         r"""$\sum_k \partial Z/\partial\mu_k\, \partial\mu_k/\partial K$, shape K.shape."""
-        return jnp.tensordot(self.dZ_dmean, self.dmean_dK, axes=1)
+        return self._per_report(lambda a, b: jnp.tensordot(a, b, axes=1))(
+            self.dZ_dmean, self.dmean_dK
+        )
 
     @property
     def dZ_dK_through_cov(self) -> Array:
         r"""$\sum_{kl} \partial Z/\partial\Sigma_{kl}\,\partial\Sigma_{kl}/\partial K$ (K.shape)."""
-        return jnp.tensordot(self.dZ_dcov, self.dcov_dK, axes=2)
+        return self._per_report(lambda a, b: jnp.tensordot(a, b, axes=2))(
+            self.dZ_dcov, self.dcov_dK
+        )
+
+    def _per_report(self, contract: Callable[[Array, Array], Array]) -> Callable:
+        # A report returned by jax.vmap(chain_rule) carries leading batch axes on every field
+        # (value, a scalar per report, has exactly those); contract each report on its own.
+        for _ in range(jnp.ndim(self.value)):
+            contract = jax.vmap(contract)
+        return contract
 
     @property
     def contraction(self) -> Array:
