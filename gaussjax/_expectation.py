@@ -8,7 +8,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._covariance import mean_and_factor
 from ._default_rule import default_rule
-from ._estimators import check_estimator, check_integrand, integrate
+from ._estimators import check_integrand, check_score_rank, integrate, resolve_estimator
 from ._rules import AbstractRule
 from ._rules._base import PyTree
 from ._weighted_sum import check_node_count
@@ -31,7 +31,7 @@ class Estimate(eqx.Module):
 def _prepare(f, mean, covariance, rule, estimator, key, batch_size, caller):
     mean, factor = mean_and_factor(mean, **covariance, caller=caller)
     check_integrand(f, mean, caller)
-    check_estimator(estimator, caller)
+    check_score_rank(resolve_estimator(estimator, caller), factor, caller)
     dim = factor.shape[1]
     if rule is None:
         rule = default_rule(dim)
@@ -103,7 +103,16 @@ def expectation(
     mean, factor, rule = _prepare(
         f, mean, covariance, rule, estimator, key, batch_size, "gj.expectation"
     )
-    return integrate(f, mean, factor, rule, estimator=estimator, key=key, batch_size=batch_size)
+    return integrate(
+        f,
+        mean,
+        factor,
+        rule,
+        estimator=estimator,
+        key=key,
+        batch_size=batch_size,
+        caller="gj.expectation",
+    )
 
 
 def estimate(
@@ -149,6 +158,7 @@ def estimate(
             estimator=estimator,
             key=key,
             batch_size=batch_size,
+            caller="gj.estimate",
         )
 
     value, error = rule.value_and_error(integrate_with, center)
