@@ -10,6 +10,8 @@ from ._estimators import Score as Score
 from ._expectation import Estimate as Estimate
 from ._expectation import estimate as estimate
 from ._expectation import expectation as expectation
+from ._gradients import estimate_grad as estimate_grad
+from ._gradients import mean_cov_grads as mean_cov_grads
 from ._rules import AbstractDeterministicRule as AbstractDeterministicRule
 from ._rules import AbstractRule as AbstractRule
 from ._rules import GaussHermite as GaussHermite

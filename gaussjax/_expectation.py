@@ -8,7 +8,13 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._covariance import mean_and_factor
 from ._default_rule import default_rule
-from ._estimators import check_integrand, check_score_rank, integrate, resolve_estimator
+from ._estimators import (
+    AbstractEstimator,
+    check_integrand,
+    check_score_rank,
+    integrate,
+    resolve_estimator,
+)
 from ._rules import AbstractRule
 from ._rules._base import PyTree
 from ._weighted_sum import check_node_count
@@ -54,7 +60,7 @@ def expectation(
     cov_factor: Float[Array, "n r"] | None = None,
     cov_diag: Float[Array, " n"] | None = None,
     rule: AbstractRule | None = None,
-    estimator: str = "pathwise",
+    estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
 ) -> PyTree:
@@ -75,7 +81,10 @@ def expectation(
         cov_factor: L, shape (n, r): $\Sigma = L L^\top$ of rank r; the rule runs in r dimensions.
         cov_diag: the variances, shape (n,), positive: $\Sigma = \mathrm{diag}$(cov_diag).
         rule: a gaussjax rule; default `gj.default_rule(r)`.
-        estimator: "pathwise" (differentiate through f).
+        estimator: "pathwise" (differentiate through f; exact derivative of the rule's
+            approximation, low variance) or "score" (the likelihood ratio: f is never
+            differentiated, so f may have jumps or be a `jax.pure_callback`; more variance;
+            needs a covariance of full rank), or `gj.Pathwise()` / `gj.Score(baseline=...)`.
         key: a `jax.random` key, required by random rules.
         batch_size: evaluate the nodes this many at a time, in bounded memory.
 
@@ -124,7 +133,7 @@ def estimate(
     cov_factor: Float[Array, "n r"] | None = None,
     cov_diag: Float[Array, " n"] | None = None,
     rule: AbstractRule | None = None,
-    estimator: str = "pathwise",
+    estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
 ) -> Estimate:

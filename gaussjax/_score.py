@@ -186,7 +186,8 @@ def _right_inverse(factor: Float[Array, "n r"]) -> Float[Array, "r n"]:
     return eqx.error_if(
         inverse,
         ~jnp.all(jnp.isfinite(inverse)),
-        "estimator='score' needs an invertible covariance factor (a Gaussian with a density), "
+        "estimator='score' needs an invertible covariance factor (scale_tril or cov_factor of "
+        "full row rank: a Gaussian with a density), "
         "but the factor is singular. Add jitter to the covariance, or use estimator='pathwise'.",
     )
 
