@@ -35,6 +35,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
+from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._rules import AbstractRule
@@ -56,19 +57,29 @@ def score_integral(
     n, r = factor.shape
     if r < n:
         raise ValueError(f"score_integral needs a factor of full row rank, got shape {(n, r)}.")
-    converted, consts = jax.closure_convert(f, mean)
+    # Everything f closes over becomes an explicit argument (jax.closure_convert would leave
+    # integer tracers and keys in the closure, stale when a jvp rule is traced later, as under
+    # grad(jit(...))); the same for the key and the rule's array leaves.
+    closed, shapes = jax.make_jaxpr(f, return_shape=True)(mean)
+    out_structure = jax.tree.structure(shapes)
+
+    def converted(x, consts):
+        flat = jaxpr_as_fun(ClosedJaxpr(closed.jaxpr, consts))(x)
+        return jax.tree.unflatten(out_structure, flat)
+
+    rule_arrays, rule_rest = eqx.partition(rule, eqx.is_array)
     num_nodes = rule.num_nodes(r)
     if baseline and rule.is_random and num_nodes > 1:
         scale = num_nodes / (num_nodes - 1)
     else:
         scale = 1.0
 
-    def raw_moments(order, mean, factor, consts):
+    def raw_moments(order, mean, factor, consts, aux):
         """(E_rule[f xi^j] for j <= order, E_rule[xi^j] for j <= order), f's leaves first."""
 
         def at_node(xi):
             y = jax.tree.map(
-                lambda v: _as_floating(v, mean.dtype), converted(mean + factor @ xi, *consts)
+                lambda v: _as_floating(v, mean.dtype), converted(mean + factor @ xi, consts)
             )
             powers = [jnp.ones((), xi.dtype)]
             for _ in range(order):
@@ -76,26 +87,28 @@ def score_integral(
             with_f = tuple(jax.tree.map(lambda v, p=p: _outer(v, p), y) for p in powers)
             return with_f, tuple(powers)
 
-        return weighted_sum(at_node, rule, r, mean.dtype, key, batch_size)
+        key, arrays = aux
+        chosen = eqx.combine(arrays, rule_rest)
+        return weighted_sum(at_node, chosen, r, mean.dtype, key, batch_size)
 
     def moments(order: int):
         """raw_moments as a custom_jvp function of (mean, factor, consts)."""
 
         @jax.custom_jvp
-        def moments_fn(mean, factor, consts):
-            return raw_moments(order, mean, factor, consts)
+        def moments_fn(mean, factor, consts, aux):
+            return raw_moments(order, mean, factor, consts, aux)
 
         def moments_jvp(primals, tangents):
-            mean, factor, consts = primals
-            dmean, dfactor, dconsts = tangents
-            with_f, powers = moments(order + 2)(mean, factor, consts)
+            mean, factor, consts, aux = primals
+            dmean, dfactor, dconsts, _ = tangents
+            with_f, powers = moments(order + 2)(mean, factor, consts, aux)
             out = (with_f[: order + 1], powers[: order + 1])
             dout = (
                 _score_tangent(with_f, order, factor, dmean, dfactor),
                 _score_tangent(powers, order, factor, dmean, dfactor),
             )
             extra = _consts_tangent(
-                lambda cs: raw_moments(order, mean, factor, cs), consts, dconsts
+                lambda cs: raw_moments(order, mean, factor, cs, aux), consts, dconsts
             )
             return out, _add(_cast_like(dout, out), extra)
 
@@ -103,13 +116,13 @@ def score_integral(
         return moments_fn
 
     @jax.custom_jvp
-    def value(mean, factor, consts):
-        return raw_moments(0, mean, factor, consts)[0][0]
+    def value(mean, factor, consts, aux):
+        return raw_moments(0, mean, factor, consts, aux)[0][0]
 
     def value_jvp(primals, tangents):
-        mean, factor, consts = primals
-        dmean, dfactor, dconsts = tangents
-        with_f, powers = moments(2)(mean, factor, consts)
+        mean, factor, consts, aux = primals
+        dmean, dfactor, dconsts, _ = tangents
+        with_f, powers = moments(2)(mean, factor, consts, aux)
         z = with_f[0]
         # the baseline c is a constant (stop_gradient): E[(f - c) phi] has E[f phi]'s derivatives
         center = jax.lax.stop_gradient(z) if baseline else jax.tree.map(jnp.zeros_like, z)
@@ -118,22 +131,30 @@ def score_integral(
             for m_j, p in zip(with_f, powers, strict=True)
         )
         dz = _score_tangent(centered, 0, factor, dmean, dfactor)[0]
-        extra = _consts_tangent(lambda cs: raw_moments(0, mean, factor, cs)[0][0], consts, dconsts)
+        extra = _consts_tangent(
+            lambda cs: raw_moments(0, mean, factor, cs, aux)[0][0], consts, dconsts
+        )
         return z, _add(_cast_like(dz, z), extra)
 
     value.defjvp(value_jvp, symbolic_zeros=True)
-    return value(mean, factor, list(consts))
+    return value(mean, factor, list(closed.consts), (key, rule_arrays))
 
 
-def _consts_tangent(function, consts, dconsts):
-    """Pathwise directional derivative of function(consts) (None: no closed-over tangent)."""
-    if all(isinstance(t, SymbolicZero) for t in dconsts):
+def _consts_tangent(function, consts: list, dconsts: list):
+    """Pathwise directional derivative of function(consts) along the closed-over values that
+    move (None: none moves)."""
+    moving = [i for i, t in enumerate(dconsts) if not isinstance(t, SymbolicZero)]
+    if not moving:
         return None
-    dconsts = [
-        jnp.zeros(c.shape, c.dtype) if isinstance(t, SymbolicZero) else t
-        for c, t in zip(consts, dconsts, strict=True)
-    ]
-    return jax.jvp(function, (list(consts),), (dconsts,))[1]
+
+    def of_moving(values):
+        full = list(consts)
+        for i, value in zip(moving, values, strict=True):
+            full[i] = value
+        return function(full)
+
+    primals = [consts[i] for i in moving]
+    return jax.jvp(of_moving, (primals,), ([dconsts[i] for i in moving],))[1]
 
 
 def _score_tangent(moments: tuple, order: int, factor, dmean, dfactor) -> tuple:
