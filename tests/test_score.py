@@ -48,6 +48,7 @@ def step(x):
     return (W @ x > 0.1).astype(x.dtype)
 
 
+@pytest.mark.slow
 def test_step_pathwise_is_zero_and_score_is_right(key):
     rule = gj.MonteCarlo(num_samples=2**14)
     exact = grads(step_exact)
@@ -126,6 +127,7 @@ def test_score_matches_pathwise_for_every_covariance_argument(covariance):
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-9), pathwise, score)
 
 
+@pytest.mark.slow
 def test_hessian_and_jacfwd_of_score_against_closed_form():
     a = jnp.array([0.5, -0.3, 0.2])
     f = lambda x: jnp.exp(a @ x)  # noqa: E731
@@ -247,6 +249,7 @@ def count_exact(m, c, threshold=0.25):
     return jnp.sum(norm.cdf((m - threshold) / jnp.sqrt(jnp.diag(c))))
 
 
+@pytest.mark.slow
 def test_black_box_simulator_under_jit_and_vmap(key):
     z_fn = score_z(count_above, gj.MonteCarlo(num_samples=2**14), key=key)
     grad = jax.grad(z_fn, argnums=(0, 1))

@@ -40,6 +40,7 @@ def seed_problem(q: int, p: int):
     return step, mean_fn, cov_fn, K, exact
 
 
+@pytest.mark.slow
 def test_step_dZ_dK_with_monte_carlo_within_its_standard_error(key):
     # 16 independent runs of 2^14 samples (2^18 in all), q = 2 (n = 6). Measured: the standard
     # error of the mean of the 16 runs is 0.4-0.9% of |dZ/dK| per entry, so 5 standard errors
