@@ -284,10 +284,13 @@ def test_black_box_sequential_callback_with_monte_carlo(key):
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
-def test_pathwise_on_a_callback_says_use_score(jit):
+@pytest.mark.parametrize("batch_size", [None, 5], ids=["whole", "chunked"])
+def test_pathwise_on_a_callback_says_use_score(jit, batch_size):
+    rule = gj.GaussHermite(order=3)
+
     def grad(m):
         return jax.grad(
-            lambda m: gj.expectation(count_above, m, COV, rule=gj.GaussHermite(order=3))
+            lambda m: gj.expectation(count_above, m, COV, rule=rule, batch_size=batch_size)
         )(m)
 
     with pytest.raises(ValueError, match="estimator='score'"):
