@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._pathwise import CALLBACK_ERROR, callback_message, guard_pathwise
 from ._rules import AbstractRule
 from ._rules._base import PyTree
 from ._score import score_integral
@@ -93,24 +94,23 @@ def integrate(
 
     pathwise: autodiff through the sum, i.e. $dZ/d\mu \approx \sum_i w_i \nabla f(x_i)$ (Bonnet)
     and $dZ/d\Sigma \approx \frac12 \sum_i w_i \nabla^2 f(x_i)$ (Price) for an exact rule: the
-    exact derivative of the rule's approximation. score: see `gj.Score`.
+    exact derivative of the rule's approximation; a clear error where f is a black box or
+    piecewise constant (see `_pathwise.py`). score: see `gj.Score`.
     """
     estimator = resolve_estimator(estimator, caller)
     if isinstance(estimator, Score):
         return score_integral(
             f, mean, factor, rule, key=key, batch_size=batch_size, baseline=estimator.baseline
         )
+    mean, factor = guard_pathwise(f, mean, factor, caller)
     try:
         return weighted_sum(
             lambda xi: f(mean + factor @ xi), rule, factor.shape[1], mean.dtype, key, batch_size
         )
     except ValueError as error:
-        if "do not support JVP" not in str(error):
+        if CALLBACK_ERROR not in str(error):
             raise
-        raise ValueError(
-            f"{caller}: f calls jax.pure_callback (a black box), which estimator='pathwise' "
-            "cannot differentiate. Pass estimator='score', which never differentiates f."
-        ) from error
+        raise ValueError(callback_message(caller)) from error
 
 
 def check_integrand(f, mean: Float[Array, " n"], caller: str) -> None:

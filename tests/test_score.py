@@ -49,11 +49,12 @@ def step(x):
 
 
 @pytest.mark.slow
-def test_step_pathwise_is_zero_and_score_is_right(key):
+def test_step_pathwise_by_hand_is_zero_and_score_is_right(key):
     rule = gj.MonteCarlo(num_samples=2**14)
     exact = grads(step_exact)
-    pathwise = grads(lambda m, c: gj.expectation(step, m, c, rule=rule, key=key))
-    assert all(bool(jnp.all(g == 0)) for g in pathwise)
+    xi = jax.random.normal(key, (2**14, 3))
+    by_hand = grads(lambda m, c: jnp.mean(jax.vmap(step)(m + xi @ jnp.linalg.cholesky(c).T)))
+    assert all(bool(jnp.all(g == 0)) for g in by_hand)  # what reparameterised MC silently gives
     est = estimate_grad(step, rule=rule, estimator="score", key=key, num_repeats=8)
     for value, error, truth in zip(est.value, est.error, exact, strict=True):
         assert bool(jnp.all(jnp.abs(value - truth) < 5 * error + 1e-12))
@@ -295,6 +296,31 @@ def test_pathwise_on_a_callback_says_use_score(jit, batch_size):
 
     with pytest.raises(ValueError, match="estimator='score'"):
         (jax.jit(grad) if jit else grad)(MEAN)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize(
+    "f",
+    [step, lambda x: x[0] > 0.0, lambda x: jnp.floor(x).sum()],
+    ids=["step", "bool", "floor"],
+)
+def test_pathwise_on_a_piecewise_constant_f_says_use_score(jit, f):
+    def grad(m):
+        return jax.grad(lambda m: gj.expectation(f, m, COV, rule=gj.GaussHermite(order=3)))(m)
+
+    with pytest.raises(ValueError, match="derivative is zero.*estimator='score'"):
+        (jax.jit(grad) if jit else grad)(MEAN)
+    gj.expectation(f, MEAN, COV, rule=gj.GaussHermite(order=3))  # the value alone is fine
+
+
+def test_pathwise_check_spares_constant_and_partly_smooth_f():
+    rule = gj.GaussHermite(order=3)
+    constant = jax.grad(lambda m: gj.expectation(lambda x: jnp.ones(()), m, COV, rule=rule))
+    np.testing.assert_array_equal(constant(MEAN), jnp.zeros(3))
+    mixed = lambda x: (jnp.sin(x).sum(), step(x))  # noqa: E731
+    rule = gj.GaussHermite(order=10)
+    g = jax.grad(lambda m: gj.expectation(mixed, m, COV, rule=rule)[0])(MEAN)
+    np.testing.assert_allclose(g, jnp.cos(MEAN) * jnp.exp(-0.5 * jnp.diag(COV)), atol=1e-6)
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
