@@ -94,7 +94,11 @@ def expectation(
     Raises:
         ValueError: wrong shapes, not exactly one covariance argument, a random rule without
             key, too many nodes; at run time (under `jit` too) a covariance that is not
-            positive definite or not symmetric.
+            positive definite or not symmetric. With estimator="score": cov_factor of shape
+            (n, r) with r < n (no density), and at run time a singular factor. With
+            estimator="pathwise", when differentiated in mean or covariance: an f that calls
+            `jax.pure_callback`, or that depends on x only through operations with zero
+            derivative (a step, rounding); the message says to use estimator="score".
         TypeError: f not callable or not returning arrays; rule not a gaussjax rule.
 
     Example:
