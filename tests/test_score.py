@@ -169,18 +169,25 @@ def test_chain_rule_with_score_matches_pathwise():
 
 
 def test_closed_over_parameters_get_pathwise_gradients():
-    def z_fn(theta, m, estimator):
-        f = lambda x: jnp.tanh(theta @ x) ** 2  # noqa: E731
-        return gj.expectation(f, m, COV, rule=gj.GaussHermite(order=12), estimator=estimator)
+    # f is a small network whose weights it closes over: they get ordinary pathwise gradients
+    # while mean gets the score estimate
+    def z_fn(params, m, estimator):
+        def f(x):
+            return jnp.tanh(params["hidden"] @ x) @ params["out"]
 
-    theta = jnp.array([0.5, 0.1, -0.4])
-    pathwise = jax.jit(jax.grad(z_fn, argnums=(0, 1)), static_argnums=2)(theta, MEAN, "pathwise")
-    score = jax.jit(jax.grad(z_fn, argnums=(0, 1)), static_argnums=2)(theta, MEAN, "score")
-    np.testing.assert_allclose(score[0], pathwise[0], rtol=1e-12)  # theta: pathwise in both
-    np.testing.assert_allclose(score[1], pathwise[1], atol=1e-4)  # mean: tanh^2 is not a poly
+        return gj.expectation(f, m, COV, rule=gj.GaussHermite(order=10), estimator=estimator)
+
+    params = {
+        "hidden": jnp.array([[0.5, 0.1, -0.4], [0.2, -0.3, 0.1]]),
+        "out": jnp.array([1.0, -0.5]),
+    }
+    grad_fn = jax.jit(jax.grad(z_fn, argnums=(0, 1)), static_argnums=2)
+    pathwise, score = grad_fn(params, MEAN, "pathwise"), grad_fn(params, MEAN, "score")
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12), score[0], pathwise[0])
+    np.testing.assert_allclose(score[1], pathwise[1], atol=1e-4)  # tanh is not a polynomial
     mixed_fn = jax.jit(jax.jacfwd(jax.grad(z_fn, argnums=1), argnums=0), static_argnums=2)
-    mixed, want = mixed_fn(theta, MEAN, "score"), mixed_fn(theta, MEAN, "pathwise")
-    np.testing.assert_allclose(mixed, want, atol=1e-3)
+    mixed, want = mixed_fn(params, MEAN, "score"), mixed_fn(params, MEAN, "pathwise")
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-3), mixed, want)
 
 
 def test_leave_one_out_baseline_is_unbiased_with_few_samples(key):
