@@ -4,9 +4,14 @@ derivatives with respect to whatever mu and Sigma are computed from."""
 from ._chain_rule import ChainRule as ChainRule
 from ._chain_rule import chain_rule as chain_rule
 from ._default_rule import default_rule as default_rule
+from ._estimators import AbstractEstimator as AbstractEstimator
+from ._estimators import Pathwise as Pathwise
+from ._estimators import Score as Score
 from ._expectation import Estimate as Estimate
 from ._expectation import estimate as estimate
 from ._expectation import expectation as expectation
+from ._gradients import estimate_grad as estimate_grad
+from ._gradients import mean_cov_grads as mean_cov_grads
 from ._rules import AbstractDeterministicRule as AbstractDeterministicRule
 from ._rules import AbstractRule as AbstractRule
 from ._rules import GaussHermite as GaussHermite

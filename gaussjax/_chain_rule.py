@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._estimators import AbstractEstimator
 from ._expectation import expectation
 from ._rules import AbstractRule
 
@@ -71,7 +72,7 @@ def chain_rule(
     K: Array,
     *,
     rule: AbstractRule | None = None,
-    estimator: str = "pathwise",
+    estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
 ) -> ChainRule:
@@ -79,8 +80,9 @@ def chain_rule(
 
     $\mu = $ `mean_fn(K)` (shape (n,)), $\Sigma = $ `cov_fn(K)` (shape (n, n)), K any array;
     $Z = E[f(x)]$ computed by `gj.expectation` with the given rule, estimator, key and
-    batch_size (the same nodes for every piece). `report.contraction` adds up the pieces by the
-    chain rule and equals `report.dZ_dK`.
+    batch_size (the same nodes for every piece); with `estimator="score"`, f need not be
+    differentiable. `report.contraction` adds up the pieces by the chain rule and equals
+    `report.dZ_dK`.
 
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj

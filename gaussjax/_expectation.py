@@ -8,7 +8,13 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._covariance import mean_and_factor
 from ._default_rule import default_rule
-from ._estimators import check_estimator, check_integrand, integrate
+from ._estimators import (
+    AbstractEstimator,
+    check_integrand,
+    check_score_rank,
+    integrate,
+    resolve_estimator,
+)
 from ._rules import AbstractRule
 from ._rules._base import PyTree
 from ._weighted_sum import check_node_count
@@ -31,7 +37,7 @@ class Estimate(eqx.Module):
 def _prepare(f, mean, covariance, rule, estimator, key, batch_size, caller):
     mean, factor = mean_and_factor(mean, **covariance, caller=caller)
     check_integrand(f, mean, caller)
-    check_estimator(estimator, caller)
+    check_score_rank(resolve_estimator(estimator, caller), factor, caller)
     dim = factor.shape[1]
     if rule is None:
         rule = default_rule(dim)
@@ -54,7 +60,7 @@ def expectation(
     cov_factor: Float[Array, "n r"] | None = None,
     cov_diag: Float[Array, " n"] | None = None,
     rule: AbstractRule | None = None,
-    estimator: str = "pathwise",
+    estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
 ) -> PyTree:
@@ -76,7 +82,10 @@ def expectation(
         cov_factor: L, shape (n, r): $\Sigma = L L^\top$ of rank r; the rule runs in r dimensions.
         cov_diag: the variances, shape (n,), positive: $\Sigma = \mathrm{diag}$(cov_diag).
         rule: a gaussjax rule; default `gj.default_rule(r)`.
-        estimator: "pathwise" (differentiate through f).
+        estimator: "pathwise" (differentiate through f; exact derivative of the rule's
+            approximation, low variance) or "score" (the likelihood ratio: f is never
+            differentiated, so f may have jumps or be a `jax.pure_callback`; more variance;
+            needs a covariance of full rank), or `gj.Pathwise()` / `gj.Score(baseline=...)`.
         key: a `jax.random` key, required by random rules.
         batch_size: evaluate the nodes this many at a time, in bounded memory.
 
@@ -86,7 +95,11 @@ def expectation(
     Raises:
         ValueError: wrong shapes, not exactly one covariance argument, a random rule without
             key, too many nodes; at run time (under `jit` too) a covariance that is not
-            positive definite.
+            positive definite. With estimator="score": cov_factor of shape
+            (n, r) with r < n (no density), and at run time a singular factor. With
+            estimator="pathwise", when differentiated in mean or covariance: an f that calls
+            `jax.pure_callback`, or that depends on x only through operations with zero
+            derivative (a step, rounding); the message says to use estimator="score".
         TypeError: f not callable or not returning arrays; rule not a gaussjax rule.
 
     Example:
@@ -104,7 +117,16 @@ def expectation(
     mean, factor, rule = _prepare(
         f, mean, covariance, rule, estimator, key, batch_size, "gj.expectation"
     )
-    return integrate(f, mean, factor, rule, estimator=estimator, key=key, batch_size=batch_size)
+    return integrate(
+        f,
+        mean,
+        factor,
+        rule,
+        estimator=estimator,
+        key=key,
+        batch_size=batch_size,
+        caller="gj.expectation",
+    )
 
 
 def estimate(
@@ -116,7 +138,7 @@ def estimate(
     cov_factor: Float[Array, "n r"] | None = None,
     cov_diag: Float[Array, " n"] | None = None,
     rule: AbstractRule | None = None,
-    estimator: str = "pathwise",
+    estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
 ) -> Estimate:
@@ -150,6 +172,7 @@ def estimate(
             estimator=estimator,
             key=key,
             batch_size=batch_size,
+            caller="gj.estimate",
         )
 
     value, error = rule.value_and_error(integrate_with, center)
