@@ -40,7 +40,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._rules import AbstractRule
 from ._rules._base import PyTree
-from ._weighted_sum import weighted_sum
+from ._weighted_sum import as_floating, weighted_sum
 
 
 def score_integral(
@@ -79,7 +79,7 @@ def score_integral(
 
         def at_node(xi):
             y = jax.tree.map(
-                lambda v: _as_floating(v, mean.dtype), converted(mean + factor @ xi, consts)
+                lambda v: as_floating(v, mean.dtype), converted(mean + factor @ xi, consts)
             )
             powers = [jnp.ones((), xi.dtype)]
             for _ in range(order):
@@ -216,11 +216,6 @@ def _right_inverse(factor: Float[Array, "n r"]) -> Float[Array, "r n"]:
 def _outer(value: Array, power: Array) -> Array:
     """value (any shape s) times xi^{(x) j} (shape (r,) * j), shape s + (r,) * j."""
     return value.reshape(value.shape + (1,) * power.ndim) * power
-
-
-def _as_floating(value, dtype) -> Array:
-    value = jnp.asarray(value)
-    return value if jnp.issubdtype(value.dtype, jnp.inexact) else value.astype(dtype)
 
 
 def _cast_like(tangent: PyTree, primal: PyTree) -> PyTree:

@@ -57,7 +57,7 @@ def weighted_sum(
         nodes, weights = jax.vmap(lambda i: rule.node(i, dim, dtype, key))(indices)
         weights = weights * weight_mask
         values = jax.vmap(g)(nodes)
-        return jax.tree.map(lambda v: jnp.tensordot(weights, _as_floating(v, dtype), 1), values)
+        return jax.tree.map(lambda v: jnp.tensordot(weights, as_floating(v, dtype), 1), values)
 
     if batch_size is None or batch_size >= num_nodes:
         return chunk_sum(jnp.arange(num_nodes, dtype=jnp.int32), jnp.ones((), dtype))
@@ -77,6 +77,6 @@ def weighted_sum(
     return total
 
 
-def _as_floating(value: Array, dtype) -> Array:
+def as_floating(value: Array, dtype) -> Array:
     value = jnp.asarray(value)
     return value if jnp.issubdtype(value.dtype, jnp.inexact) else value.astype(dtype)
