@@ -87,18 +87,22 @@ class Cubature(AbstractDeterministicRule):
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
         if self.exact_degree == 3:
             sign = 1 - 2 * (index % 2)
-            xi = jnp.zeros(dim, dtype).at[index // 2].set(sign * np.sqrt(dim))
+            xi = jnp.zeros(dim, dtype).at[index // 2].set(sign * float(np.sqrt(dim)))
             return xi, jnp.asarray(0.5 / dim, dtype)
         # degree 5: index 0 the center, 1..2d the axes, then four nodes per pair of axes
         axis = (index - 1) // 2
-        on_axis = jnp.zeros(dim, dtype).at[axis].set((1 - 2 * ((index - 1) % 2)) * np.sqrt(dim + 2))
+        on_axis = (
+            jnp.zeros(dim, dtype)
+            .at[axis]
+            .set((1 - 2 * ((index - 1) % 2)) * float(np.sqrt(dim + 2)))
+        )
         pair_index = jnp.maximum(index - 2 * dim - 1, 0)
         pairs = axis_pairs(dim) if dim > 1 else np.zeros((1, 2), np.int32)
         signs = jnp.stack([1 - 2 * (pair_index % 2), 1 - 2 * ((pair_index // 2) % 2)])
         on_pair = (
             jnp.zeros(dim, dtype)
             .at[jnp.asarray(pairs)[pair_index // 4]]
-            .add(signs * np.sqrt((dim + 2) / 2))
+            .add(signs * float(np.sqrt((dim + 2) / 2)))
         )
         kind = (index > 0).astype(jnp.int32) + (index > 2 * dim).astype(jnp.int32)
         xi = jnp.stack([jnp.zeros(dim, dtype), on_axis, on_pair])[kind]
