@@ -4,16 +4,16 @@ from ._rules import AbstractRule, GaussHermite, SparseGrid
 from ._rules._sparse_grid import sparse_grid_size
 
 GAUSS_HERMITE_ORDER_BY_DIMENSION = {1: 32, 2: 20, 3: 12, 4: 8, 5: 6, 6: 5}
-SPARSE_GRID_NODE_BUDGET = 50_000
-"""Beyond 6 dimensions: the highest sparse-grid level (at most 6) with at most this many nodes."""
-MAX_DEFAULT_LEVEL = 6
+SPARSE_GRID_NODE_BUDGET = 200_000
+"""Beyond 6 dimensions: the highest sparse-grid level (at most 5) with at most this many nodes."""
+MAX_DEFAULT_LEVEL = 5
 
 
 def default_rule(dim: int) -> AbstractRule:
     r"""The rule `gj.expectation` uses in `dim` dimensions when `rule` is not given.
 
     Tensor Gauss-Hermite while it is affordable (positive weights, robust on peaked f), then a
-    Smolyak sparse grid of the highest level (at most 6) with at most 50,000 nodes:
+    Smolyak sparse grid of the highest level (at most 5) with at most 200,000 nodes:
 
     | dim | rule | nodes | exact for |
     |---|---|---|---|
@@ -23,12 +23,15 @@ def default_rule(dim: int) -> AbstractRule:
     | 4 | GaussHermite(order=8) | 4,096 | each exponent <= 15 |
     | 5 | GaussHermite(order=6) | 7,776 | each exponent <= 11 |
     | 6 | GaussHermite(order=5) | 15,625 | each exponent <= 9 |
-    | 7-9 | SparseGrid(level=6) | 12,601-44,713 | total degree 13 |
-    | 10-11 | SparseGrid(level=5) | 22,365-34,893 | total degree 11 |
-    | 12-17 | SparseGrid(level=4) | 11,625-47,465 | total degree 9 |
-    | 18-33 | SparseGrid(level=3) | 7,285-46,025 | total degree 7 |
-    | 34-158 | SparseGrid(level=2) | 2,313-49,929 | total degree 5 |
-    | 159- | SparseGrid(level=1) | 2 dim + 1 | total degree 3 |
+    | 7-15 | SparseGrid(level=5) | 4,117-157,397 | total degree 11 |
+    | 16-24 | SparseGrid(level=4) | 37,089-194,129 | total degree 9 |
+    | 25-53 | SparseGrid(level=3) | 19,801-193,345 | total degree 7 |
+    | 54-316 | SparseGrid(level=2) | 5,833-199,713 | total degree 5 |
+    | 317- | SparseGrid(level=1) | 2 dim + 1 | total degree 3 |
+
+    What that buys on a smooth f: for $f = \exp(a^\top x)$ with $|a| \approx 0.8$ the relative
+    error is about 4e-4 at dim = 50 (level 3) and below 1e-8 at dim = 10 (level 5). Above
+    100,000 nodes or so, pass `batch_size` to bound memory.
 
     Sparse grids have negative weights: on a peaked or kinked f (a narrow saturating cost,
     ReLU) they can be far off. Check with `gj.estimate`, whose error then is large, and use
