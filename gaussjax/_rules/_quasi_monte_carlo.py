@@ -131,8 +131,9 @@ class QuasiMonteCarlo(AbstractRule):
 
     The N = `num_samples` nodes are R = `num_replicates` blocks of M = N / R points: block r
     holds the first M points $u_i$ of the Sobol sequence (Joe-Kuo direction numbers),
-    Owen-scrambled by a seeded hash and digitally shifted with seeds drawn from
-    `jax.random.fold_in(key, r)`; then $\xi_i = \Phi^{-1}(u_i)$ and all weights are $1/N$:
+    Owen-scrambled by a seeded hash and digitally shifted, with seeds drawn from `key`
+    (independent across blocks and dimensions); then $\xi_i = \Phi^{-1}(u_i)$, all weights
+    $1/N$:
 
     $$E[g(\xi)] \approx \frac1R \sum_{r=1}^R \hat Z_r,\qquad
       \hat Z_r = \frac1M \sum_{i<M} g\big(\Phi^{-1}(u^{(r)}_i)\big).$$
@@ -202,7 +203,9 @@ class QuasiMonteCarlo(AbstractRule):
         digits = (point >> jnp.arange(bits, dtype=jnp.uint32)) & np.uint32(1)
         chosen = jnp.where(digits == 1, jnp.asarray(sobol_directions(dim)[:, :bits]), 0)
         x = jax.lax.reduce(chosen, np.uint32(0), jax.lax.bitwise_xor, (1,))
-        seed, shift = jax.random.bits(jax.random.fold_in(key, index // per), (2, dim), jnp.uint32)
+        # one (seed, shift) pair per replicate; drawn once, not per node, as key is not batched
+        seeds = jax.random.bits(key, (self.num_replicates, 2, dim), jnp.uint32)
+        seed, shift = seeds[index // per]
         u = _to_unit(owen_scramble(x.astype(jnp.uint32), seed) ^ shift, dtype)
         return jax.scipy.special.ndtri(u), jnp.asarray(1.0 / self.num_samples, dtype)
 
