@@ -128,14 +128,19 @@ class SparseGrid(AbstractDeterministicRule):
         (\Delta_{i_1} \otimes \cdots \otimes \Delta_{i_d})\, g.$$
 
     The 1-D rules are nested, so the terms share nodes; each distinct node appears once, with
-    the weights of all terms summed. Exact for every monomial of total degree $\le 2L + 1$
-    (level 1: 3, level 2: 5, level 3: 7, level 4: 9). Nodes in d dimensions, L = 2: $2d^2+1$;
-    in general $O(d^L)$, e.g. 201 / 1,221 / 5,661 at d = 10 for L = 2 / 3 / 4.
+    the weights of all terms summed (a node whose weights cancel exactly is dropped). Exact for
+    every monomial of total degree $\le 2L + 1$ (level 1: 3, level 2: 5, level 3: 7, level 4: 9).
+    Nodes in d dimensions: $2d + 1$ for L = 1 (6 at d = 3), $2d^2 + 1$ for L = 2 (25 at d = 4), in
+    general $O(d^L)$, e.g. 201 / 1,221 / 5,661 at d = 10 for L = 2 / 3 / 4; fewer than with the
+    usual growth (1-D rule i at level i: 261 / 2,401 / 17,981 at d = 10).
 
     Honest caveats. Many weights are negative (from level 1 with d > 3), so a sparse grid is
     not an average: where the integrand is not well approximated by a polynomial of degree 2L+1
     (peaked, kinked, e.g. ReLU or a narrow saturating cost) it can be far worse than a tensor
-    Gauss-Hermite grid of equal cost, and raising L need not help. `gj.estimate` reports
+    Gauss-Hermite grid of equal cost, and raising L need not help. Measured at d = 6
+    (notebooks/rules_accuracy.ipynb): a narrow saturating cost, dZ/dK off by 3.5 (relative) with
+    level 4 (709 nodes) against 0.5 with `GaussHermite(order=3)` (729 nodes); a ReLU, Z off by
+    20% to 50% for levels 2 to 5 against 1% with the tensor grid. `gj.estimate` reports
     $|Z_L - Z_{L-1}|$, which is large in those cases; trust a sparse grid only where it is small.
 
     Cost of `gj.estimate`: the level L-1 grid is evaluated too (its nodes are among level L's,
