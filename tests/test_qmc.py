@@ -71,9 +71,10 @@ def test_scrambled_blocks_keep_the_net_property():
 
 def test_value_does_not_depend_on_batch_size():
     rule, key = gj.QuasiMonteCarlo(num_samples=512), jax.random.key(1)
-    whole = gj.expectation(f, jnp.zeros(DIM), jnp.eye(DIM), rule=rule, key=key)
-    chunked = gj.expectation(f, jnp.zeros(DIM), jnp.eye(DIM), rule=rule, key=key, batch_size=100)
-    est = gj.estimate(f, jnp.zeros(DIM), jnp.eye(DIM), rule=rule, key=key)
+    mean, cov = jnp.zeros(DIM), jnp.eye(DIM)
+    whole = jax.jit(lambda m: gj.expectation(f, m, cov, rule=rule, key=key))(mean)
+    chunked = jax.jit(lambda m: gj.expectation(f, m, cov, rule=rule, key=key, batch_size=100))(mean)
+    est = jax.jit(lambda m: gj.estimate(f, m, cov, rule=rule, key=key))(mean)
     assert jnp.allclose(whole, chunked, rtol=1e-12) and jnp.allclose(whole, est.value, rtol=1e-12)
 
 
@@ -109,6 +110,8 @@ def test_error_falls_at_the_advertised_rate_and_beats_monte_carlo_tenfold():
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_points_stay_strictly_inside_the_unit_cube(dtype):
     rule = gj.QuasiMonteCarlo(num_samples=2**10, num_replicates=1)
-    xi, _ = jax.vmap(lambda i: rule.node(i, 3, dtype, jax.random.key(5)))(jnp.arange(2**10))
+    xi, _ = jax.jit(jax.vmap(lambda i: rule.node(i, 3, dtype, jax.random.key(5))))(
+        jnp.arange(2**10)
+    )
     assert xi.dtype == dtype
     assert jnp.isfinite(xi).all() and jnp.abs(xi).max() < 6.5
