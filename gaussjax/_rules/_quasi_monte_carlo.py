@@ -138,10 +138,12 @@ class QuasiMonteCarlo(AbstractRule):
     $$E[g(\xi)] \approx \frac1R \sum_{r=1}^R \hat Z_r,\qquad
       \hat Z_r = \frac1M \sum_{i<M} g\big(\Phi^{-1}(u^{(r)}_i)\big).$$
 
-    Each $\hat Z_r$ is unbiased, and for smooth g its error falls like $M^{-1}$ or faster
-    (about $M^{-3/2}$ for Owen scrambling), against $M^{-1/2}$ for Monte Carlo, with constants
-    that grow with the dimension. `gj.estimate` reports the standard error of the mean of the R
-    independent replicates, $s_R / \sqrt R$, from the same N evaluations of f (no extra cost).
+    Each $\hat Z_r$ is unbiased, and for smooth g its error falls about like $M^{-1}$ (up to
+    log factors; measured on $\exp(a^\top \xi)$ in 5 dimensions: $N^{-1}$), against $M^{-1/2}$
+    for Monte Carlo, with constants that grow with the dimension. (Owen scrambling can reach
+    $M^{-3/2}$ on the cube, but $\Phi^{-1}$ makes g unbounded near its faces.)
+    `gj.estimate` reports the standard error of the mean of the R independent replicates,
+    $s_R / \sqrt R$, from the same N evaluations of f (no extra cost).
     M must be a power of two (Sobol points are balanced only in such blocks). Points are made in
     JAX from their index, so jit, vmap and `batch_size` work and the value does not depend on
     `batch_size`; coordinates sit at the centres of dyadic cells ($2^{-32}$ wide in float64,
