@@ -147,7 +147,7 @@ class QuasiMonteCarlo(AbstractRule):
     M must be a power of two (Sobol points are balanced only in such blocks). Points are made in
     JAX from their index, so jit, vmap and `batch_size` work and the value does not depend on
     `batch_size`; coordinates sit at the centres of dyadic cells ($2^{-32}$ wide in float64,
-    $2^{-23}$ in float32), so $|\xi| \le 6.3$ (float64) or $5.3$ (float32). Needs `key`; up to
+    $2^{-23}$ in float32), so $|\xi| \le 6.4$ (float64) or $5.3$ (float32). Needs `key`; up to
     64 dimensions.
 
     Args:
