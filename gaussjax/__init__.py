@@ -14,7 +14,11 @@ from ._gradients import estimate_grad as estimate_grad
 from ._gradients import mean_cov_grads as mean_cov_grads
 from ._rules import AbstractDeterministicRule as AbstractDeterministicRule
 from ._rules import AbstractRule as AbstractRule
+from ._rules import Cubature as Cubature
 from ._rules import GaussHermite as GaussHermite
 from ._rules import MonteCarlo as MonteCarlo
+from ._rules import QuasiMonteCarlo as QuasiMonteCarlo
+from ._rules import SparseGrid as SparseGrid
+from ._rules import Unscented as Unscented
 
 __version__ = "0.1.0"

@@ -26,8 +26,9 @@ class Estimate(eqx.Module):
     Attributes:
         value: the rule's approximation of E[f(x)].
         error: for a random rule, the standard error; for a deterministic rule, the absolute
-            difference from the next coarser rule of its family (an error indicator: usually an
-            over-estimate of the finer rule's error once the rule has converged).
+            difference from another rule of its family (coarser, or for the degree-3 rules the
+            degree-5 cubature): an error indicator, usually an over-estimate of the rule's error
+            once it has converged, not a bound.
     """
 
     value: PyTree
@@ -144,11 +145,19 @@ def estimate(
 ) -> Estimate:
     r"""$E[f(x)]$ as `gj.expectation` computes it, with an error estimate beside it.
 
-    The error is the standard error $s / \sqrt N$ for `MonteCarlo` (s the sample standard
-    deviation of f), and for a deterministic rule $|Z_\text{rule} - Z_\text{coarser}|$, the
-    difference from the next coarser rule of its family (`GaussHermite(order=m - 1)`; inf for
-    order 1). The latter is an indicator, not a bound: it is reliable once the rule converges and
-    can be small by accident (odd integrands, symmetric errors). Same arguments as
+    The error is, per rule:
+
+    | rule | error | extra evaluations of f |
+    |---|---|---|
+    | `MonteCarlo` | standard error $s/\sqrt N$ | none |
+    | `QuasiMonteCarlo` | standard error over its independent scramblings | none |
+    | `GaussHermite(order=m)` | $|Z_m - Z_{m-1}|$ (inf for m = 1) | $(m-1)^d$ |
+    | `SparseGrid(level=L)` | $|Z_L - Z_{L-1}|$ (inf for L = 0) | the level L-1 grid |
+    | `Cubature(degree=5)` | $|Z_5 - Z_{Cubature(3)}|$ | 2d |
+    | `Cubature(degree=3)`, `Unscented` | $|Z - Z_{Cubature(5)}|$ | $2d^2 + 1$ |
+
+    The deterministic ones are indicators, not bounds: reliable once the rule converges, they can
+    be small by accident (odd integrands, symmetric errors, kinks). Same arguments as
     `gj.expectation`; the value is differentiable the same way.
 
     Example:
