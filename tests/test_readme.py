@@ -14,3 +14,10 @@ def test_the_readme_example_runs_and_says_what_it_claims():
     assert namespace["report"].dmean_dK.shape == (4, 3, 2)
     assert jnp.allclose(namespace["report"].contraction, namespace["dZ_dK"])
     assert jnp.allclose(namespace["report"].value, namespace["Z"])
+
+
+def test_every_python_block_in_the_readme_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) >= 2
+    for block in blocks[1:]:
+        exec(compile(block, "README.md", "exec"), {})
