@@ -13,6 +13,8 @@ MAX_NODES = 2**31 - 1
 """No rule may have more nodes than this: node indices are 32-bit integers."""
 MAX_NODES_UNBATCHED = 2**22
 """Without `batch_size`, at most this many nodes are evaluated at once (4,194,304)."""
+MAX_TABLE_ENTRIES = 2**22
+"""A deterministic rule's nodes are a compile-time constant up to this many numbers (n x nodes)."""
 
 
 def check_node_count(rule: AbstractRule, dim: int, batch_size: int | None, caller: str) -> None:
@@ -53,14 +55,25 @@ def weighted_sum(
     """
     num_nodes = rule.num_nodes(dim)
 
-    def chunk_sum(indices, weight_mask):
-        nodes, weights = jax.vmap(lambda i: rule.node(i, dim, dtype, key))(indices)
-        weights = weights * weight_mask
+    def nodes_at(indices):
+        return jax.vmap(lambda i: rule.node(i, dim, dtype, key))(indices)
+
+    def sum_over(nodes, weights):
         values = jax.vmap(g)(nodes)
         return jax.tree.map(lambda v: jnp.tensordot(weights, as_floating(v, dtype), 1), values)
 
+    def chunk_sum(indices, weight_mask):
+        nodes, weights = nodes_at(indices)
+        return sum_over(nodes, weights * weight_mask)
+
     if batch_size is None or batch_size >= num_nodes:
-        return chunk_sum(jnp.arange(num_nodes, dtype=jnp.int32), jnp.ones((), dtype))
+        if rule.is_random or num_nodes * dim > MAX_TABLE_ENTRIES:
+            return sum_over(*nodes_at(jnp.arange(num_nodes, dtype=jnp.int32)))
+        # A small fixed table is computed once while tracing and enters the program as a
+        # constant, as a hand-written grid would, instead of being rebuilt on every call.
+        with jax.ensure_compile_time_eval():
+            nodes, weights = nodes_at(jnp.arange(num_nodes, dtype=jnp.int32))
+        return sum_over(nodes, weights)
 
     num_chunks = -(-num_nodes // batch_size)
 
