@@ -56,7 +56,7 @@ def gradient_in_K(z, mean_fn, cov_fn):
 def speed_against_hand_written(q, p, order):
     c = matrices(q, p)
     mean_fn, cov_fn, f, closed_form = jax_functions(c)
-    K = jnp.asarray(c["K"])
+    K = jnp.asarray(c["K0"])
     rule = gj.GaussHermite(order=order)
     ours = gradient_in_K(lambda m, s: gj.expectation(f, m, s, rule=rule), mean_fn, cov_fn)
     naive = gradient_in_K(hand_written_gauss_hermite(f, order), mean_fn, cov_fn)
@@ -87,7 +87,7 @@ if {ours}:
 else:
     z = hand_written_gauss_hermite(f, {order})
 g = jax.jit(jax.grad(lambda K: z(mean_fn(K), cov_fn(K))))
-jax.block_until_ready(g(jnp.asarray(c["K"])))
+jax.block_until_ready(g(jnp.asarray(c["K0"])))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
@@ -123,7 +123,7 @@ def against_torch_rsample(q, p, num_samples):
     c = matrices(q, p)
     mean_fn, cov_fn, f, closed_form = jax_functions(c)
     t_mean, t_cov, t_f = torch_functions(c)
-    K = jnp.asarray(c["K"])
+    K = jnp.asarray(c["K0"])
     rule = gj.MonteCarlo(num_samples=num_samples)
     key = jax.random.key(0)
     ours = jax.jit(
@@ -131,7 +131,7 @@ def against_torch_rsample(q, p, num_samples):
     )
 
     def torch_grad():
-        K_t = torch.tensor(c["K"], dtype=torch.float64, requires_grad=True)
+        K_t = torch.tensor(c["K0"], dtype=torch.float64, requires_grad=True)
         normal = torch.distributions.MultivariateNormal(t_mean(K_t), t_cov(K_t))
         t_f(normal.rsample((num_samples,))).mean().backward()
         return K_t.grad.numpy()

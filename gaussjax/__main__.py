@@ -19,48 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 
 import gaussjax as gj
+from gaussjax._example import question_functions, question_matrices
 
 P_DIM, Q_DIM = 3, 2
 N_DIM = 3 * Q_DIM
 RULE = gj.GaussHermite(order=8)
 REGULARISATION = 1e-3
-
-
-def problem():
-    """The fixed matrices of the example, from a seeded generator."""
-    rng = np.random.default_rng(0)
-    A = 0.5 * rng.standard_normal((Q_DIM, P_DIM))
-    v = np.array([1.0, -0.5])
-    B = 0.3 * rng.standard_normal((N_DIM, P_DIM))
-    sigma0 = 0.05 * np.eye(N_DIM)
-    target = np.linspace(0.4, -0.4, N_DIM)
-    precision = 0.5 * np.eye(N_DIM)
-    K0 = 0.5 * rng.standard_normal((P_DIM, Q_DIM))
-    return {name: jnp.asarray(value) for name, value in locals().items() if name != "rng"}
-
-
-def make_functions(c):
-    def mean_fn(K):
-        AK = c["A"] @ K
-        first = AK @ c["v"]
-        second = AK @ first
-        return jnp.concatenate([first, second, AK @ second])
-
-    def cov_fn(K):
-        BK = c["B"] @ K
-        return c["sigma0"] + BK @ BK.T
-
-    def f(x):
-        d = x - c["target"]
-        return jnp.exp(-0.5 * d @ c["precision"] @ d)
-
-    def closed_form(mean, cov):
-        d = mean - c["target"]
-        eye = jnp.eye(N_DIM)
-        scale = jnp.linalg.det(eye + cov @ c["precision"]) ** -0.5
-        return scale * jnp.exp(-0.5 * d @ jnp.linalg.solve(cov + jnp.linalg.inv(c["precision"]), d))
-
-    return mean_fn, cov_fn, f, closed_form
 
 
 def central_differences(fun, K, step=1e-5):
@@ -78,9 +42,9 @@ def relative_error(estimate, reference):
 def main(plot_path: str, steps: int) -> None:
     jax.config.update("jax_enable_x64", True)
     start = time.perf_counter()
-    c = problem()
-    mean_fn, cov_fn, f, closed_form = make_functions(c)
-    K = c["K0"]
+    matrices = question_matrices(q=Q_DIM, p=P_DIM)
+    mean_fn, cov_fn, f, closed_form = question_functions(matrices)
+    K = jnp.asarray(matrices["K0"])
 
     def z_quadrature(K):
         return gj.expectation(f, mean_fn(K), cov_fn(K), rule=RULE)
