@@ -185,7 +185,7 @@ def main():
     for row in rows:
         print(
             f"| {row['comparison']} | {row['peer']} | {row['gaussjax']} | {row['peer value']} "
-            f"| {row['ratio']:.2f} |"
+            f"| {row['ratio']:.2g} |"
         )
 
 
