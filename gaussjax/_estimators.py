@@ -75,10 +75,6 @@ def resolve_estimator(estimator, caller: str) -> AbstractEstimator:
     )
 
 
-def check_estimator(estimator, caller: str) -> None:
-    resolve_estimator(estimator, caller)
-
-
 def integrate(
     f: Callable[[Float[Array, " n"]], PyTree],
     mean: Float[Array, " n"],
