@@ -1,9 +1,12 @@
 """sum_i w_i g(xi_i) over a rule's nodes, in one pass or chunk by chunk in bounded memory."""
 
+import functools
 from collections.abc import Callable
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._rules import AbstractRule
@@ -13,8 +16,8 @@ MAX_NODES = 2**31 - 1
 """No rule may have more nodes than this: node indices are 32-bit integers."""
 MAX_NODES_UNBATCHED = 2**22
 """Without `batch_size`, at most this many nodes are evaluated at once (4,194,304)."""
-MAX_TABLE_ENTRIES = 2**22
-"""A deterministic rule's nodes are a compile-time constant up to this many numbers (n x nodes)."""
+MAX_TABLE_ENTRIES = 2**21
+"""A deterministic rule's nodes are a compile-time constant up to this many numbers (d x nodes)."""
 
 
 def check_node_count(rule: AbstractRule, dim: int, batch_size: int | None, caller: str) -> None:
@@ -67,13 +70,9 @@ def weighted_sum(
         return sum_over(nodes, weights * weight_mask)
 
     if batch_size is None or batch_size >= num_nodes:
-        if rule.is_random or num_nodes * dim > MAX_TABLE_ENTRIES:
-            return sum_over(*nodes_at(jnp.arange(num_nodes, dtype=jnp.int32)))
-        # A small fixed table is computed once while tracing and enters the program as a
-        # constant, as a hand-written grid would, instead of being rebuilt on every call.
-        with jax.ensure_compile_time_eval():
-            nodes, weights = nodes_at(jnp.arange(num_nodes, dtype=jnp.int32))
-        return sum_over(nodes, weights)
+        if _has_fixed_table(rule, num_nodes, dim):
+            return sum_over(*fixed_table(rule, dim, jnp.dtype(dtype).name))
+        return sum_over(*nodes_at(jnp.arange(num_nodes, dtype=jnp.int32)))
 
     num_chunks = -(-num_nodes // batch_size)
 
@@ -88,6 +87,29 @@ def weighted_sum(
     zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
     total, _ = jax.lax.scan(add_chunk, zeros, jnp.arange(num_chunks, dtype=jnp.int32))
     return total
+
+
+def _has_fixed_table(rule: AbstractRule, num_nodes: int, dim: int) -> bool:
+    no_arrays = not jax.tree.leaves(eqx.filter(rule, eqx.is_array))
+    return not rule.is_random and no_arrays and num_nodes * dim <= MAX_TABLE_ENTRIES
+
+
+@functools.lru_cache(maxsize=16)
+def fixed_table(rule: AbstractRule, dim: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """All nodes and weights of a deterministic rule, computed once per (rule, dim, dtype).
+
+    Used without `batch_size`: the table enters the compiled program as a constant, as a
+    hand-written grid would, instead of being rebuilt from the node indices on every call.
+    """
+    num_nodes = rule.num_nodes(dim)
+
+    @jax.jit
+    def table():
+        indices = jnp.arange(num_nodes, dtype=jnp.int32)
+        return jax.vmap(lambda i: rule.node(i, dim, dtype, None))(indices)
+
+    nodes, weights = table.lower().compile()()  # runs now, also while an outer jit traces
+    return np.asarray(nodes), np.asarray(weights)
 
 
 def as_floating(value: Array, dtype) -> Array:
