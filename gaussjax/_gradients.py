@@ -9,7 +9,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._default_rule import default_rule
 from ._estimators import AbstractEstimator
 from ._expectation import Estimate, expectation
-from ._rules import AbstractDeterministicRule, AbstractRule
+from ._rules import AbstractRule
 
 METHODS = ("autodiff", "bonnet_price", "score")
 
@@ -110,8 +110,8 @@ def estimate_grad(
     over the R repeats (cost: R runs of the rule). The standard deviation of one run is
     `error * sqrt(num_repeats)`: compare it between `estimator="pathwise"` and `"score"` to see
     how much more variance the score estimator has. For a deterministic rule, `value` is the
-    gradient with `rule` and `error` its difference from the next coarser rule, as in
-    `gj.estimate`.
+    gradient with `rule` and `error` the rule's own indicator applied to gradients, as in
+    `gj.estimate` (e.g. the difference from the next coarser rule).
 
     Args:
         f: scalar function of one point x of shape (n,).
@@ -158,16 +158,11 @@ def estimate_grad(
             f"got {type(rule).__name__}."
         )
     if not rule.is_random:
-        value = grad_with(rule, key)
-        coarse = rule.coarser() if isinstance(rule, AbstractDeterministicRule) else None
-        if coarse is None:
-            return Estimate(
-                value=value, error=jax.tree.map(lambda v: jnp.full_like(v, jnp.inf), value)
-            )
-        coarse_value = grad_with(coarse, key)
-        return Estimate(
-            value=value, error=jax.tree.map(lambda a, b: jnp.abs(a - b), value, coarse_value)
+        # the rule's own indicator, applied to gradients: identity is the only transform it uses
+        value, error = rule.value_and_error(
+            lambda chosen, transform: transform(grad_with(chosen, key)), None
         )
+        return Estimate(value=value, error=error)
     rule.check_key(key)
     runs = jax.lax.map(lambda k: grad_with(rule, k), jax.random.split(key, num_repeats))
     value = jax.tree.map(lambda r: jnp.mean(r, axis=0), runs)

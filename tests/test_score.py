@@ -388,3 +388,18 @@ def test_grad_of_jit_and_estimate_with_score(key):
     np.testing.assert_allclose(g_outside, g_inside, rtol=1e-10)
     exact = 2 * MEAN + jnp.array([jnp.exp(MEAN[0] + COV[0, 0] / 2), 0.0, 0.0])
     np.testing.assert_allclose(g_outside, exact, atol=0.3)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [gj.GaussHermite(order=6), gj.Cubature(degree=3), gj.Unscented(), gj.SparseGrid(level=2)],
+)
+def test_estimate_grad_of_a_deterministic_rule_uses_the_rules_own_indicator(rule):
+    f = lambda x: jnp.sin(x[0]) + x[1] ** 3  # noqa: E731
+    est = gj.estimate_grad(f, MEAN, COV, rule=rule)
+    want = jax.grad(
+        lambda m, c: gj.expectation(f, m, c, rule=rule.error_reference()), argnums=(0, 1)
+    )(MEAN, COV)
+    for value, error, other in zip(est.value, est.error, want, strict=True):
+        assert jnp.all(jnp.isfinite(error))
+        assert jnp.allclose(error, jnp.abs(value - other), rtol=1e-12, atol=1e-15)

@@ -74,19 +74,23 @@ class AbstractRule(eqx.Module):
 
 
 class AbstractDeterministicRule(AbstractRule):
-    """A rule with fixed nodes whose error is estimated against a coarser rule."""
+    """A rule with fixed nodes whose error is estimated against another rule of the family."""
 
     is_random = False
 
     @abc.abstractmethod
     def coarser(self) -> "AbstractRule | None":
-        """The next less accurate rule of the family, for the error indicator (None: none)."""
+        """The next less accurate rule of the family (None: none)."""
+
+    def error_reference(self) -> "AbstractRule | None":
+        """The rule whose difference from this one is the error indicator; default `coarser()`."""
+        return self.coarser()
 
     def value_and_error(self, integrate: Integrator, center: PyTree) -> tuple[PyTree, PyTree]:
         del center
         value = integrate(self, identity)
-        coarse = self.coarser()
-        if coarse is None:
-            return value, jax.tree.map(lambda v: jnp.full_like(v, jnp.inf, dtype=float), value)
-        coarse_value = integrate(coarse, identity)
-        return value, jax.tree.map(lambda a, b: jnp.abs(a - b), value, coarse_value)
+        reference = self.error_reference()
+        if reference is None:
+            return value, jax.tree.map(lambda v: jnp.full_like(v, jnp.inf), value)
+        other = integrate(reference, identity)
+        return value, jax.tree.map(lambda a, b: jnp.abs(a - b), value, other)
