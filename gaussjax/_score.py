@@ -24,7 +24,7 @@ every derivative of $E[\varphi]$ vanishes. c is the rule's own value of Z at the
 the leave-one-out baseline $c_{-i} = \frac{1}{N-1}\sum_{j \ne i} f(x_j)$, independent of sample
 i, and so exactly unbiased for independent samples (`MonteCarlo`) at every order.
 
-Parameters that f closes over are hoisted by `jax.closure_convert` and get ordinary pathwise
+Parameters that f closes over are hoisted out of its jaxpr as explicit arguments and get pathwise
 derivatives (with the baseline frozen, mixed second derivatives in them and in (mean, L) carry
 an $O(1/N)$ bias under the leave-one-out baseline).
 """
