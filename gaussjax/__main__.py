@@ -55,7 +55,7 @@ def main(plot_path: str, steps: int) -> None:
     report = gj.chain_rule(f, mean_fn, cov_fn, K, rule=RULE)
     np.set_printoptions(precision=5, suppress=True, linewidth=100)
     print(f"n = {N_DIM} (mean dimension), K is p x q = {P_DIM} x {Q_DIM}")
-    print(f"rule: {RULE}, {RULE.num_nodes(N_DIM)} nodes, exact to degree {RULE.degree(N_DIM)}")
+    print(f"rule: {RULE}, {RULE.num_nodes(N_DIM)} nodes, exact to degree {RULE.degree}")
     print(f"Z = {float(report.value):.12f}")
     print(f"dZ/dmu  (n,) =\n{np.asarray(report.dZ_dmean)}")
     print(f"dZ/dSigma (n, n), symmetric, = 1/2 E[hess f] =\n{np.asarray(report.dZ_dcov)}")

@@ -7,9 +7,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._covariance import COVARIANCE_ARGUMENTS
 from ._estimators import AbstractEstimator
-from ._expectation import expectation
+from ._gradients import z_function
 from ._rules import AbstractRule
+from ._rules._base import PyTree
 
 
 class ChainRule(eqx.Module):
@@ -22,10 +24,16 @@ class ChainRule(eqx.Module):
     Attributes:
         value: Z, a scalar.
         dZ_dmean: shape (n,).
-        dZ_dcov: shape (n, n), the symmetric gradient $\frac12 E[\nabla^2 f]$.
-        dmean_dK: shape (n, *K.shape) (`jax.jacrev` order: outputs first).
-        dcov_dK: shape (n, n, *K.shape).
-        dZ_dK: shape K.shape, computed by `jax.grad` of the composition K -> Z.
+        dZ_dcov: the gradient in the covariance argument: with `cov_form="cov"` (the default)
+            the symmetric $dZ/d\Sigma = \frac12 E[\nabla^2 f]$ of shape (n, n); otherwise the
+            gradient in what `cov_fn` returns (L of `scale_tril`, L of `cov_factor`, the
+            variances of `cov_diag`), of its shape.
+        dmean_dK: shape (n, *K.shape) (`jax.jacrev` order: outputs first); for a pytree K, a
+            pytree like K with leaves of shape (n, *leaf.shape).
+        dcov_dK: shape (*C.shape, *K.shape) with C what `cov_fn` returns ((n, n, *K.shape) for
+            a covariance); for a pytree K, a pytree like K.
+        dZ_dK: shape K.shape (a pytree like K), computed by `jax.grad` of the composition K -> Z.
+        cov_form: what `cov_fn` returns: "cov", "scale_tril", "cov_factor" or "cov_diag".
 
     A report from `jax.vmap(gj.chain_rule ...)` over a batch of K holds the batch axes first in
     every field; the properties below then contract each report of the batch.
@@ -33,44 +41,48 @@ class ChainRule(eqx.Module):
 
     value: Float[Array, ""]
     dZ_dmean: Float[Array, " n"]
-    dZ_dcov: Float[Array, "n n"]
-    dmean_dK: Array
-    dcov_dK: Array
-    dZ_dK: Array
+    dZ_dcov: Array
+    dmean_dK: PyTree
+    dcov_dK: PyTree
+    dZ_dK: PyTree
+    cov_form: str = eqx.field(static=True, default="cov")
 
     @property
-    def dZ_dK_through_mean(self) -> Array:
-        r"""$\sum_k \partial Z/\partial\mu_k\, \partial\mu_k/\partial K$, shape K.shape."""
-        return self._per_report(lambda a, b: jnp.tensordot(a, b, axes=1))(
-            self.dZ_dmean, self.dmean_dK
-        )
+    def dZ_dK_through_mean(self) -> PyTree:
+        r"""$\sum_k \partial Z/\partial\mu_k\, \partial\mu_k/\partial K$, shaped like K."""
+        return self._contract(self.dZ_dmean, self.dmean_dK)
 
     @property
-    def dZ_dK_through_cov(self) -> Array:
-        r"""$\sum_{kl} \partial Z/\partial\Sigma_{kl}\,\partial\Sigma_{kl}/\partial K$ (K.shape)."""
-        return self._per_report(lambda a, b: jnp.tensordot(a, b, axes=2))(
-            self.dZ_dcov, self.dcov_dK
-        )
+    def dZ_dK_through_cov(self) -> PyTree:
+        r"""$\sum_{kl} \partial Z/\partial\Sigma_{kl}\,\partial\Sigma_{kl}/\partial K$, shaped
+        like K (summed over the covariance argument's axes)."""
+        return self._contract(self.dZ_dcov, self.dcov_dK)
 
-    def _per_report(self, contract: Callable[[Array, Array], Array]) -> Callable:
+    @property
+    def contraction(self) -> PyTree:
+        """The two sums above added: equals `dZ_dK` to rounding."""
+        return jax.tree.map(jnp.add, self.dZ_dK_through_mean, self.dZ_dK_through_cov)
+
+    def _contract(self, gradient: Array, jacobian: PyTree) -> PyTree:
         # A report returned by jax.vmap(chain_rule) carries leading batch axes on every field
         # (value, a scalar per report, has exactly those); contract each report on its own.
-        for _ in range(jnp.ndim(self.value)):
-            contract = jax.vmap(contract)
-        return contract
+        batch = jnp.ndim(self.value)
 
-    @property
-    def contraction(self) -> Array:
-        """The two sums above added: equals `dZ_dK` to rounding."""
-        return self.dZ_dK_through_mean + self.dZ_dK_through_cov
+        def contract(g, j):
+            return jnp.tensordot(g, j, axes=g.ndim)
+
+        for _ in range(batch):
+            contract = jax.vmap(contract)
+        return jax.tree.map(lambda j: contract(gradient, j), jacobian)
 
 
 def chain_rule(
     f: Callable[[Float[Array, " n"]], Float[Array, ""]],
-    mean_fn: Callable[[Array], Float[Array, " n"]],
-    cov_fn: Callable[[Array], Float[Array, "n n"]],
-    K: Array,
+    mean_fn: Callable[[PyTree], Float[Array, " n"]],
+    cov_fn: Callable[[PyTree], Array],
+    K: PyTree,
     *,
+    cov_form: str = "cov",
     rule: AbstractRule | None = None,
     estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
@@ -78,11 +90,23 @@ def chain_rule(
 ) -> ChainRule:
     r"""Every Jacobian in the chain $K \to (\mu, \Sigma) \to Z$, with $dZ/dK$ by `jax.grad`.
 
-    $\mu = $ `mean_fn(K)` (shape (n,)), $\Sigma = $ `cov_fn(K)` (shape (n, n)), K any array;
-    $Z = E[f(x)]$ computed by `gj.expectation` with the given rule, estimator, key and
-    batch_size (the same nodes for every piece); with `estimator="score"`, f need not be
-    differentiable. `report.contraction` adds up the pieces by the chain rule and equals
-    `report.dZ_dK`.
+    $\mu = $ `mean_fn(K)` (shape (n,)), $\Sigma = $ `cov_fn(K)` (shape (n, n)), K an array or
+    any pytree of arrays (a model's parameters); $Z = E[f(x)]$ computed by `gj.expectation`
+    with the given rule, estimator, key and batch_size (the same nodes for every piece); with
+    `estimator="score"`, f need not be differentiable. `report.contraction` adds up the pieces
+    by the chain rule and equals `report.dZ_dK`.
+
+    Args:
+        f: scalar function of one point x of shape (n,).
+        mean_fn: K -> mean, shape (n,).
+        cov_fn: K -> the covariance argument named by `cov_form`.
+        K: an array or a pytree of floating arrays.
+        cov_form: what `cov_fn` returns, as the keyword of `gj.expectation` it would be passed
+            to: "cov" (default, $\Sigma$), "scale_tril", "cov_factor" or "cov_diag".
+        rule, estimator, key, batch_size: as in `gj.expectation`.
+
+    Returns:
+        A `gj.ChainRule`.
 
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
@@ -96,27 +120,49 @@ def chain_rule(
         >>> bool(jnp.allclose(report.contraction, report.dZ_dK))
         True
     """
+    caller = "gj.chain_rule"
     if not callable(mean_fn) or not callable(cov_fn):
-        raise TypeError("gj.chain_rule: mean_fn and cov_fn must be callables of K.")
-    K = jnp.asarray(K)
+        raise TypeError(f"{caller}: mean_fn and cov_fn must be callables of K.")
+    if cov_form not in COVARIANCE_ARGUMENTS:
+        raise ValueError(
+            f"{caller}: cov_form must be one of {', '.join(map(repr, COVARIANCE_ARGUMENTS))}, "
+            f"got {cov_form!r}."
+        )
+    K = _floating_pytree(K, caller)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    covariance = dict.fromkeys(COVARIANCE_ARGUMENTS) | {cov_form: cov_fn(K)}
+    problem, _, cov_value, z = z_function(caller, f, mean_fn(K), covariance, **options)
+    rule, key, dtype = problem.rule, problem.key, problem.mean.dtype
 
-    def z_of(mean, cov):
-        z = expectation(f, mean, cov, **options)
-        if not isinstance(z, jax.Array) or z.shape != ():
-            raise TypeError(
-                "gj.chain_rule: f must return a scalar so that dZ/dK has the shape of K; "
-                f"it returned {jax.tree.map(jnp.shape, z)}."
-            )
-        return z
+    def z_of_K(k):
+        mean, cov = (jnp.asarray(fn(k), dtype) for fn in (mean_fn, cov_fn))
+        return z(mean, cov, rule, key)
 
-    mean, cov = mean_fn(K), cov_fn(K)
-    value, (dZ_dmean, dZ_dcov) = jax.value_and_grad(z_of, argnums=(0, 1))(mean, cov)
+    value, (dZ_dmean, dZ_dcov) = jax.value_and_grad(z, argnums=(0, 1))(
+        problem.mean, cov_value, rule, key
+    )
     return ChainRule(
         value=value,
         dZ_dmean=dZ_dmean,
         dZ_dcov=dZ_dcov,
         dmean_dK=jax.jacrev(mean_fn)(K),
         dcov_dK=jax.jacrev(cov_fn)(K),
-        dZ_dK=jax.grad(lambda k: z_of(mean_fn(k), cov_fn(k)))(K),
+        dZ_dK=jax.grad(z_of_K)(K),
+        cov_form=cov_form,
     )
+
+
+def _floating_pytree(K: PyTree, caller: str) -> PyTree:
+    """K with every leaf a floating array, or a clear error (jax.grad needs them)."""
+    leaves = jax.tree.leaves(K)
+    try:
+        arrays = [jnp.asarray(leaf) for leaf in leaves]
+    except TypeError as error:
+        raise TypeError(f"{caller}: K must be an array or a pytree of arrays ({error}).") from error
+    if not arrays or not all(jnp.issubdtype(a.dtype, jnp.floating) for a in arrays):
+        raise TypeError(
+            f"{caller}: K must be a floating array or a pytree of floating arrays (jax.grad "
+            f"differentiates in it), got dtypes {[str(a.dtype) for a in arrays]}. Pass e.g. "
+            "jnp.asarray(K, float)."
+        )
+    return jax.tree.unflatten(jax.tree.structure(K), arrays)

@@ -24,24 +24,13 @@ def _floating_dtype(*arrays: Array) -> jnp.dtype:
     return dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.result_type(float)
 
 
-def mean_and_factor(
-    mean, *, cov=None, scale_tril=None, cov_factor=None, cov_diag=None, caller: str
-) -> tuple[Float[Array, " n"], Float[Array, "n r"]]:
-    r"""Validate the Gaussian's parameters and return (mean, L) with $\Sigma = L L^\top$.
+def validate_gaussian(mean, covariance: dict, caller: str) -> tuple[Float[Array, " n"], str, Array]:
+    """Check mean and the one covariance argument given; return (mean, its name, its value),
+    both arrays in their common floating dtype.
 
-    `cov` is factored by Cholesky (r = n); `scale_tril` is L itself (its lower triangle);
-    `cov_factor` is an n x r factor (a low-rank, possibly degenerate Gaussian); `cov_diag` gives
-    L = diag(sqrt(cov_diag)). `cov` enters through its symmetric part (cov + cov^T) / 2, so that
-    Z is a function of any square matrix and its gradient is the symmetric one. A covariance
-    that is not positive definite raises at run time, under `jit` too.
+    `covariance` maps each of cov, scale_tril, cov_factor, cov_diag to its value or None.
     """
-    given = {
-        name: value
-        for name, value in zip(
-            COVARIANCE_ARGUMENTS, (cov, scale_tril, cov_factor, cov_diag), strict=True
-        )
-        if value is not None
-    }
+    given = {name: value for name, value in covariance.items() if value is not None}
     if len(given) != 1:
         got = ", ".join(given) if given else "none"
         raise ValueError(
@@ -72,20 +61,39 @@ def mean_and_factor(
             f"{caller}: {name} must have shape {expected} to match mean of shape ({n},), "
             f"got shape {value.shape}."
         )
+    return mean, name, value
 
+
+def factor_from(name: str, value: Array, caller: str) -> Float[Array, "n r"]:
+    r"""L with $\Sigma = L L^\top$ from a validated covariance argument, differentiable in it.
+
+    `cov` is factored by Cholesky (r = n) through its symmetric part (cov + cov^T) / 2, so that
+    Z is a function of any square matrix and its gradient is the symmetric one; `scale_tril` is
+    L itself (its lower triangle); `cov_factor` is an n x r factor (a low-rank, possibly
+    degenerate Gaussian); `cov_diag` gives L = diag(sqrt(cov_diag)). A covariance that is not
+    positive definite raises at run time, under `jit` too.
+    """
     if name == "cov":
-        return mean, _checked_cholesky(value, caller)
+        return _checked_cholesky(value, caller)
     if name == "scale_tril":
-        return mean, jnp.tril(value)
+        return jnp.tril(value)
     if name == "cov_factor":
-        return mean, value
+        return value
     value = eqx.error_if(
         value,
         ~jnp.all(value > 0),
         f"{caller}: cov_diag must be positive (and finite); a zero or negative variance "
         "has no square root with a finite derivative.",
     )
-    return mean, jnp.diag(jnp.sqrt(value))
+    return jnp.diag(jnp.sqrt(value))
+
+
+def mean_and_factor(
+    mean, covariance: dict, caller: str
+) -> tuple[Float[Array, " n"], Float[Array, "n r"]]:
+    """Validate the Gaussian's parameters and return (mean, L) with Sigma = L L^T."""
+    mean, name, value = validate_gaussian(mean, covariance, caller)
+    return mean, factor_from(name, value, caller)
 
 
 def _checked_cholesky(cov: Float[Array, "n n"], caller: str) -> Float[Array, "n n"]:

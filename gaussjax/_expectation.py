@@ -1,55 +1,14 @@
-"""expectation() and estimate(): where rule, covariance factor and estimator meet."""
+"""expectation() and estimate(): the front door for E[f(x)] and its error."""
 
 from collections.abc import Callable
 
-import equinox as eqx
-import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._covariance import mean_and_factor
-from ._default_rule import default_rule
-from ._estimators import (
-    AbstractEstimator,
-    check_integrand,
-    check_score_rank,
-    integrate,
-    resolve_estimator,
-)
+from ._errors import Estimate, estimate_integral
+from ._estimators import AbstractEstimator
+from ._problem import resolve
 from ._rules import AbstractRule
 from ._rules._base import PyTree
-from ._weighted_sum import check_node_count
-
-
-class Estimate(eqx.Module):
-    """A value with an error estimate, each a pytree shaped like f(x).
-
-    Attributes:
-        value: the rule's approximation of E[f(x)].
-        error: for a random rule, the standard error; for a deterministic rule, the absolute
-            difference from another rule of its family (coarser, or for the degree-3 rules the
-            degree-5 cubature): an error indicator, usually an over-estimate of the rule's error
-            once it has converged, not a bound.
-    """
-
-    value: PyTree
-    error: PyTree
-
-
-def _prepare(f, mean, covariance, rule, estimator, key, batch_size, caller):
-    mean, factor = mean_and_factor(mean, **covariance, caller=caller)
-    check_integrand(f, mean, caller)
-    check_score_rank(resolve_estimator(estimator, caller), factor, caller)
-    dim = factor.shape[1]
-    if rule is None:
-        rule = default_rule(dim)
-    elif not isinstance(rule, AbstractRule):
-        raise TypeError(
-            f"{caller}: rule must be a gaussjax rule such as gj.GaussHermite(order=10), "
-            f"got {type(rule).__name__}."
-        )
-    rule.check_key(key)
-    check_node_count(rule, dim, batch_size, caller)
-    return mean, factor, rule
 
 
 def expectation(
@@ -115,19 +74,8 @@ def expectation(
         True
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
-    mean, factor, rule = _prepare(
-        f, mean, covariance, rule, estimator, key, batch_size, "gj.expectation"
-    )
-    return integrate(
-        f,
-        mean,
-        factor,
-        rule,
-        estimator=estimator,
-        key=key,
-        batch_size=batch_size,
-        caller="gj.expectation",
-    )
+    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    return resolve("gj.expectation", f, mean, covariance, **options).integrate()
 
 
 def estimate(
@@ -167,22 +115,5 @@ def estimate(
         (True, True)
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
-    mean, factor, rule = _prepare(
-        f, mean, covariance, rule, estimator, key, batch_size, "gj.estimate"
-    )
-    center = jax.lax.stop_gradient(f(mean))
-
-    def integrate_with(chosen_rule: AbstractRule, transform):
-        return integrate(
-            lambda x: transform(f(x)),
-            mean,
-            factor,
-            chosen_rule,
-            estimator=estimator,
-            key=key,
-            batch_size=batch_size,
-            caller="gj.estimate",
-        )
-
-    value, error = rule.value_and_error(integrate_with, center)
-    return Estimate(value=value, error=jax.lax.stop_gradient(error))
+    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    return estimate_integral(resolve("gj.estimate", f, mean, covariance, **options))

@@ -1,64 +1,75 @@
-"""dZ/dmean and dZ/dcov three ways, and a gradient with its standard error."""
+"""dZ/dmean and dZ/d(covariance) three ways, and a gradient with its error estimate."""
 
 from collections.abc import Callable
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._default_rule import default_rule
+from ._covariance import factor_from, validate_gaussian
+from ._errors import Estimate, against_reference, over_replicates
 from ._estimators import AbstractEstimator
-from ._expectation import Estimate, expectation
-from ._rules import AbstractRule
+from ._problem import Problem, resolve
+from ._rules import AbstractDeterministicRule, AbstractRule
 
 METHODS = ("autodiff", "bonnet_price", "score")
 
 
-def _check_scalar_f(f, mean, caller: str) -> None:
-    mean = jnp.asarray(mean)
-    if not callable(f):
-        raise TypeError(f"{caller}: f must be a callable x -> f(x), got {type(f).__name__}.")
-    shape = jax.eval_shape(f, jax.ShapeDtypeStruct(mean.shape, mean.dtype))
-    if not hasattr(shape, "shape") or shape.shape != ():
-        raise TypeError(
-            f"{caller}: f must return a scalar (a gradient in mean and cov needs one); it "
-            f"returned {jax.tree.map(lambda s: s.shape, shape)}. Reduce it, or apply "
-            "jax.jacrev to gj.expectation."
-        )
+def z_function(
+    caller: str, f, mean, covariance: dict, **options
+) -> tuple[Problem, str, Array, Callable]:
+    """Validate once; return (problem, covariance name, its value, z) where
+    z(mean, value, rule, key) is Z as a function of mean and the covariance argument, for that
+    rule and key, without tracing f again."""
+    mean, name, value = validate_gaussian(mean, covariance, caller)
+    problem = resolve(caller, f, mean, {name: value}, scalar=True, **options)
+
+    def z(m, v, rule, key):
+        factor = factor_from(name, v, caller)
+        return problem.replace(mean=m, factor=factor, rule=rule, key=key).integrate()
+
+    return problem, name, value, z
 
 
 def mean_cov_grads(
     f: Callable[[Float[Array, " n"]], Float[Array, ""]],
     mean: Float[Array, " n"],
-    cov: Float[Array, "n n"],
+    cov: Float[Array, "n n"] | None = None,
     *,
+    scale_tril: Float[Array, "n n"] | None = None,
+    cov_factor: Float[Array, "n r"] | None = None,
+    cov_diag: Float[Array, " n"] | None = None,
     method: str = "autodiff",
     rule: AbstractRule | None = None,
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
-) -> tuple[Float[Array, " n"], Float[Array, "n n"]]:
+) -> tuple[Float[Array, " n"], Array]:
     r"""$(dZ/d\mu, dZ/d\Sigma)$ for $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, computed by `method`:
 
     - "autodiff": `jax.grad` of `gj.expectation` with `estimator="pathwise"` (the exact
       derivative of the rule's approximation);
     - "bonnet_price": the expectations $E[\nabla f(x)]$ (Bonnet) and
-      $\frac12 E[\nabla^2 f(x)]$ (Price), computed by the rule;
+      $G = \frac12 E[\nabla^2 f(x)]$ (Price), computed by the rule;
     - "score": `jax.grad` of `gj.expectation` with `estimator="score"`:
       $E[f(x) L^{-\top}\xi]$ and $\frac12 L^{-\top} E[f(x)(\xi\xi^\top - I)] L^{-1}$, baseline
       subtracted.
 
     All three agree to rounding where f is smooth and the rule exact for it (for the score
-    method, exact for f times quadratics). dZ/dcov is the symmetric gradient.
+    method, exact for f times quadratics). The second output is the gradient in the covariance
+    argument given: for `cov` the symmetric $dZ/d\Sigma = G$, shape (n, n); for `scale_tril` L
+    the lower triangle of $2 G L$; for `cov_factor` L, $2 G L$, shape (n, r); for `cov_diag`,
+    the diagonal of G, shape (n,).
 
     Args:
         f: scalar function of one point x of shape (n,).
         mean: $\mu$, shape (n,).
-        cov: $\Sigma$, shape (n, n), symmetric positive definite.
+        cov, scale_tril, cov_factor, cov_diag: exactly one, as in `gj.expectation`.
         method: "autodiff", "bonnet_price" or "score".
         rule, key, batch_size: as in `gj.expectation`.
 
     Returns:
-        (dZ/dmean of shape (n,), dZ/dcov of shape (n, n)).
+        (dZ/dmean of shape (n,), dZ/d(covariance argument) of that argument's shape).
 
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
@@ -77,50 +88,71 @@ def mean_cov_grads(
         raise ValueError(
             f"{caller}: method must be one of {', '.join(map(repr, METHODS))}, got {method!r}."
         )
-    _check_scalar_f(f, mean, caller)
-    options = dict(rule=rule, key=key, batch_size=batch_size)
-    if method == "bonnet_price":
+    covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
+    estimator = "score" if method == "score" else "pathwise"
+    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    problem, name, value, z = z_function(caller, f, mean, covariance, **options)
+    if method != "bonnet_price":
+        grad = jax.grad(z, argnums=(0, 1))
+        return grad(problem.mean, value, problem.rule, problem.key)
+    g_mean, g_cov = problem.replace(f=_BonnetPrice(problem.f)).integrate()
+    return g_mean, _in_covariance_argument(g_cov, name, problem.factor)
 
-        def derivatives(x):
-            return jax.grad(f)(x), 0.5 * jax.hessian(f)(x)
 
-        return expectation(derivatives, mean, cov, **options)
-    estimator = "pathwise" if method == "autodiff" else "score"
-    return jax.grad(
-        lambda m, c: expectation(f, m, c, estimator=estimator, **options), argnums=(0, 1)
-    )(mean, cov)
+class _BonnetPrice(eqx.Module):
+    """x -> (grad f(x), 1/2 hess f(x))."""
+
+    f: Callable
+
+    def __call__(self, x):
+        return jax.grad(self.f)(x), 0.5 * jax.hessian(self.f)(x)
+
+
+def _in_covariance_argument(g_cov: Float[Array, "n n"], name: str, factor) -> Array:
+    r"""$G = dZ/d\Sigma$ (symmetric) as the gradient in the covariance argument `name`."""
+    if name == "cov":
+        return g_cov
+    if name == "cov_diag":
+        return jnp.diag(g_cov)
+    through_factor = 2 * g_cov @ factor  # d tr(G L L^T) = 2 tr(G L dL^T)
+    return jnp.tril(through_factor) if name == "scale_tril" else through_factor
 
 
 def estimate_grad(
     f: Callable[[Float[Array, " n"]], Float[Array, ""]],
     mean: Float[Array, " n"],
-    cov: Float[Array, "n n"],
+    cov: Float[Array, "n n"] | None = None,
     *,
+    scale_tril: Float[Array, "n n"] | None = None,
+    cov_factor: Float[Array, "n r"] | None = None,
+    cov_diag: Float[Array, " n"] | None = None,
     rule: AbstractRule | None = None,
     estimator: str | AbstractEstimator = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
     num_repeats: int = 16,
 ) -> Estimate:
-    r"""The gradient $(dZ/d\mu, dZ/d\Sigma)$ by `estimator`, with an error estimate beside it.
+    r"""The gradient $(dZ/d\mu, dZ/d(\text{covariance}))$ by `estimator`, with its error.
 
-    For a random rule (`MonteCarlo`, or any rule with `is_random`), the gradient is computed
-    `num_repeats` times with independent keys `jax.random.split(key, num_repeats)`; `value` is
-    their mean and `error` its standard error, $s/\sqrt{R}$ with s the sample standard deviation
-    over the R repeats (cost: R runs of the rule). The standard deviation of one run is
+    For a random rule (`MonteCarlo`, `QuasiMonteCarlo`), the gradient is computed `num_repeats`
+    times with independent keys `jax.random.split(key, num_repeats)`; `value` is their mean and
+    `error` its standard error, $s/\sqrt{R}$ with s the sample standard deviation over the R
+    repeats (cost: R runs of the rule). The standard deviation of one run is
     `error * sqrt(num_repeats)`: compare it between `estimator="pathwise"` and `"score"` to see
     how much more variance the score estimator has. For a deterministic rule, `value` is the
     gradient with `rule` and `error` the rule's own indicator applied to gradients, as in
-    `gj.estimate` (e.g. the difference from the next coarser rule).
+    `gj.estimate` (the difference from its reference rule). The gradient in the covariance is
+    taken in the argument given, as in `gj.mean_cov_grads`.
 
     Args:
         f: scalar function of one point x of shape (n,).
-        mean, cov: the Gaussian, shapes (n,) and (n, n).
+        mean: $\mu$, shape (n,).
+        cov, scale_tril, cov_factor, cov_diag: exactly one, as in `gj.expectation`.
         rule, estimator, key, batch_size: as in `gj.expectation`.
         num_repeats: R >= 2 independent runs for a random rule.
 
     Returns:
-        `gj.Estimate(value=(dZ_dmean, dZ_dcov), error=(its standard errors))`.
+        `gj.Estimate(value=(dZ_dmean, dZ_dcov), error=(its errors))`.
 
     Example:
         >>> import jax, jax.numpy as jnp, gaussjax as gj
@@ -132,39 +164,13 @@ def estimate_grad(
         True
     """
     caller = "gj.estimate_grad"
-    _check_scalar_f(f, mean, caller)
-    if not isinstance(num_repeats, int) or num_repeats < 2:
+    if not isinstance(num_repeats, int) or isinstance(num_repeats, bool) or num_repeats < 2:
         raise ValueError(f"{caller}: num_repeats must be an int >= 2, got {num_repeats!r}.")
-
-    def grad_with(chosen_rule, chosen_key):
-        return jax.grad(
-            lambda m, c: expectation(
-                f,
-                m,
-                c,
-                rule=chosen_rule,
-                estimator=estimator,
-                key=chosen_key,
-                batch_size=batch_size,
-            ),
-            argnums=(0, 1),
-        )(mean, cov)
-
-    if rule is None:
-        rule = default_rule(jnp.shape(mean)[0])
-    if not isinstance(rule, AbstractRule):
-        raise TypeError(
-            f"{caller}: rule must be a gaussjax rule such as gj.MonteCarlo(num_samples=1000), "
-            f"got {type(rule).__name__}."
-        )
-    if not rule.is_random:
-        # the rule's own indicator, applied to gradients: identity is the only transform it uses
-        value, error = rule.value_and_error(
-            lambda chosen, transform: transform(grad_with(chosen, key)), None
-        )
-        return Estimate(value=value, error=error)
-    rule.check_key(key)
-    runs = jax.lax.map(lambda k: grad_with(rule, k), jax.random.split(key, num_repeats))
-    value = jax.tree.map(lambda r: jnp.mean(r, axis=0), runs)
-    error = jax.tree.map(lambda r: jnp.std(r, axis=0, ddof=1) / jnp.sqrt(num_repeats), runs)
-    return Estimate(value=value, error=error)
+    covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
+    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    problem, _, value, z = z_function(caller, f, mean, covariance, **options)
+    grad = jax.grad(z, argnums=(0, 1))
+    if isinstance(problem.rule, AbstractDeterministicRule):
+        return against_reference(lambda r: grad(problem.mean, value, r, None), problem.rule)
+    keys = jax.random.split(problem.key, num_repeats)
+    return over_replicates(jax.lax.map(lambda k: grad(problem.mean, value, problem.rule, k), keys))

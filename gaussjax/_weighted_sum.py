@@ -7,9 +7,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ._rules import AbstractRule
+from ._rules import AbstractDeterministicRule, AbstractRule
 from ._rules._base import PyTree
 
 MAX_NODES = 2**31 - 1
@@ -20,26 +20,13 @@ MAX_TABLE_ENTRIES = 2**21
 """A deterministic rule's nodes are a compile-time constant up to this many numbers (d x nodes)."""
 
 
-def check_node_count(rule: AbstractRule, dim: int, batch_size: int | None, caller: str) -> None:
-    num_nodes = rule.num_nodes(dim)
-    if num_nodes > MAX_NODES:
-        raise ValueError(
-            f"{caller}: {rule} needs {num_nodes:.3g} nodes in {dim} dimensions, more than the "
-            f"limit of {MAX_NODES} (2^31 - 1). Use a rule whose cost grows gently with the "
-            "dimension, e.g. gj.MonteCarlo(num_samples=...), or a lower order."
-        )
-    if batch_size is None and num_nodes > MAX_NODES_UNBATCHED:
-        raise ValueError(
-            f"{caller}: {rule} needs {num_nodes} nodes in {dim} dimensions, more than "
-            f"{MAX_NODES_UNBATCHED} evaluated at once. Pass batch_size=65536 (say) to evaluate "
-            "them in chunks in bounded memory, or choose a rule with fewer nodes."
-        )
-    if batch_size is not None and (
-        not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
-    ):
-        raise ValueError(
-            f"{caller}: batch_size must be a positive int or None, got {batch_size!r}."
-        )
+def nodes_at(
+    rule: AbstractRule, indices: Int[Array, " b"], dim: int, dtype, key: PRNGKeyArray | None
+) -> tuple[Float[Array, "b dim"], Float[Array, " b"]]:
+    """The nodes and weights of `rule` at `indices`; the key only for a random rule."""
+    if isinstance(rule, AbstractDeterministicRule):
+        return jax.vmap(lambda i: rule.node(i, dim, dtype))(indices)
+    return jax.vmap(lambda i: rule.node(i, dim, dtype, key))(indices)
 
 
 def weighted_sum(
@@ -58,21 +45,18 @@ def weighted_sum(
     """
     num_nodes = rule.num_nodes(dim)
 
-    def nodes_at(indices):
-        return jax.vmap(lambda i: rule.node(i, dim, dtype, key))(indices)
-
     def sum_over(nodes, weights):
         values = jax.vmap(g)(nodes)
         return jax.tree.map(lambda v: jnp.tensordot(weights, as_floating(v, dtype), 1), values)
 
     def chunk_sum(indices, weight_mask):
-        nodes, weights = nodes_at(indices)
+        nodes, weights = nodes_at(rule, indices, dim, dtype, key)
         return sum_over(nodes, weights * weight_mask)
 
     if batch_size is None or batch_size >= num_nodes:
         if _has_fixed_table(rule, num_nodes, dim):
             return sum_over(*fixed_table(rule, dim, jnp.dtype(dtype).name))
-        return sum_over(*nodes_at(jnp.arange(num_nodes, dtype=jnp.int32)))
+        return sum_over(*nodes_at(rule, jnp.arange(num_nodes, dtype=jnp.int32), dim, dtype, key))
 
     num_chunks = -(-num_nodes // batch_size)
 
@@ -91,24 +75,25 @@ def weighted_sum(
 
 def _has_fixed_table(rule: AbstractRule, num_nodes: int, dim: int) -> bool:
     no_arrays = not jax.tree.leaves(eqx.filter(rule, eqx.is_array))
-    return not rule.is_random and no_arrays and num_nodes * dim <= MAX_TABLE_ENTRIES
+    return (
+        isinstance(rule, AbstractDeterministicRule)
+        and no_arrays
+        and num_nodes * dim <= MAX_TABLE_ENTRIES
+    )
 
 
 @functools.lru_cache(maxsize=16)
-def fixed_table(rule: AbstractRule, dim: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+def fixed_table(
+    rule: AbstractDeterministicRule, dim: int, dtype: str
+) -> tuple[np.ndarray, np.ndarray]:
     """All nodes and weights of a deterministic rule, computed once per (rule, dim, dtype).
 
     Used without `batch_size`: the table enters the compiled program as a constant, as a
     hand-written grid would, instead of being rebuilt from the node indices on every call.
     """
-    num_nodes = rule.num_nodes(dim)
-
-    @jax.jit
-    def table():
-        indices = jnp.arange(num_nodes, dtype=jnp.int32)
-        return jax.vmap(lambda i: rule.node(i, dim, dtype, None))(indices)
-
-    nodes, weights = table.lower().compile()()  # runs now, also while an outer jit traces
+    indices = np.arange(rule.num_nodes(dim), dtype=np.int32)
+    table = jax.jit(lambda i: nodes_at(rule, i, dim, dtype, None))
+    nodes, weights = table.lower(indices).compile()(indices)  # runs now, also under an outer jit
     return np.asarray(nodes), np.asarray(weights)
 
 

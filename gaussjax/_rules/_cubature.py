@@ -6,7 +6,7 @@ import itertools
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int
 
 from ._base import AbstractDeterministicRule
 
@@ -44,7 +44,7 @@ class Cubature(AbstractDeterministicRule):
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
         >>> rule = gj.Cubature(degree=5)
-        >>> rule.num_nodes(4), rule.degree(4)
+        >>> rule.num_nodes(4), rule.degree
         (33, 5)
         >>> z = gj.expectation(lambda x: x[0] ** 2 * x[1] ** 2 + x[2] ** 4, jnp.zeros(4),
         ...                    jnp.eye(4), rule=rule)
@@ -56,28 +56,22 @@ class Cubature(AbstractDeterministicRule):
         Jia, Xin and Cheng, High-degree cubature Kalman filter, Automatica 49 (2013).
     """
 
-    exact_degree: int = eqx.field(static=True)
-
-    def __init__(self, degree: int = 3):
-        self.exact_degree = degree
+    degree: int = eqx.field(static=True, default=3)
 
     def __repr__(self) -> str:
-        return f"Cubature(degree={self.exact_degree})"
+        return f"Cubature(degree={self.degree})"
 
     def __check_init__(self):
-        if self.exact_degree not in (3, 5) or isinstance(self.exact_degree, bool):
-            raise ValueError(f"Cubature(degree=...) must be 3 or 5, got {self.exact_degree!r}.")
+        if self.degree not in (3, 5) or isinstance(self.degree, bool):
+            raise ValueError(f"Cubature(degree=...) must be 3 or 5, got {self.degree!r}.")
 
     def num_nodes(self, dim: int) -> int:
-        return 2 * dim if self.exact_degree == 3 else 2 * dim * dim + 1
-
-    def degree(self, dim: int) -> int:
-        return self.exact_degree
+        return 2 * dim if self.degree == 3 else 2 * dim * dim + 1
 
     def node(
-        self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray | None
+        self, index: Int[Array, ""], dim: int, dtype
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
-        if self.exact_degree == 3:
+        if self.degree == 3:
             sign = 1 - 2 * (index % 2)
             xi = jnp.zeros(dim, dtype).at[index // 2].set(sign * float(np.sqrt(dim)))
             return xi, jnp.asarray(0.5 / dim, dtype)
@@ -101,8 +95,5 @@ class Cubature(AbstractDeterministicRule):
         weights = np.array([2 / (dim + 2), (4 - dim) / (2 * (dim + 2) ** 2), 1 / (dim + 2) ** 2])
         return xi, jnp.asarray(weights, dtype)[kind]
 
-    def coarser(self) -> "Cubature | None":
-        return Cubature(degree=3) if self.exact_degree == 5 else None
-
     def error_reference(self) -> "Cubature":
-        return Cubature(degree=3 if self.exact_degree == 5 else 5)
+        return Cubature(degree=3 if self.degree == 5 else 5)

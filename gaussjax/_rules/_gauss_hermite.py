@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int
 
 from ._base import AbstractDeterministicRule, check_positive_int
 
@@ -37,7 +37,7 @@ class GaussHermite(AbstractDeterministicRule):
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
         >>> rule = gj.GaussHermite(order=3)
-        >>> rule.num_nodes(2), rule.degree(2)
+        >>> rule.num_nodes(2), rule.degree
         (9, 5)
         >>> z = gj.expectation(lambda x: x[0] ** 4, jnp.zeros(2), jnp.eye(2), rule=rule)
         >>> round(float(z), 4)
@@ -52,11 +52,12 @@ class GaussHermite(AbstractDeterministicRule):
     def num_nodes(self, dim: int) -> int:
         return self.order**dim
 
-    def degree(self, dim: int) -> int:
+    @property
+    def degree(self) -> int:
         return 2 * self.order - 1
 
     def node(
-        self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray | None
+        self, index: Int[Array, ""], dim: int, dtype
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
         nodes, weights = hermite_e_table(self.order)
         strides = jnp.asarray([self.order**axis for axis in range(dim)], jnp.int32)
@@ -67,5 +68,5 @@ class GaussHermite(AbstractDeterministicRule):
         weight = jnp.prod(jnp.asarray(weights, dtype)[digits])
         return xi, weight
 
-    def coarser(self) -> "GaussHermite | None":
+    def error_reference(self) -> "GaussHermite | None":
         return GaussHermite(order=self.order - 1) if self.order > 1 else None

@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ._base import AbstractRule, Integrator, PyTree, check_positive_int
+from ._base import AbstractRandomRule, check_positive_int
 
 
-class MonteCarlo(AbstractRule):
+class MonteCarlo(AbstractRandomRule):
     r"""Monte Carlo with `num_samples` independent draws $\xi_i \sim N(0, I_d)$, weights $1/N$:
 
     $$E[g(\xi)] \approx \frac1N \sum_{i=1}^N g(\xi_i).$$
@@ -29,7 +29,6 @@ class MonteCarlo(AbstractRule):
     """
 
     num_samples: int = eqx.field(static=True)
-    is_random = True
 
     def __check_init__(self):
         check_positive_int(self.num_samples, "num_samples", "MonteCarlo")
@@ -37,24 +36,12 @@ class MonteCarlo(AbstractRule):
     def num_nodes(self, dim: int) -> int:
         return self.num_samples
 
-    def degree(self, dim: int) -> None:
-        return None
+    @property
+    def num_replicates(self) -> int:
+        return self.num_samples
 
     def node(
-        self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray | None
+        self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
         xi = jax.random.normal(jax.random.fold_in(key, index), (dim,), dtype)
         return xi, jnp.asarray(1.0 / self.num_samples, dtype)
-
-    def value_and_error(self, integrate: Integrator, center: PyTree) -> tuple[PyTree, PyTree]:
-        def with_square(y):
-            return y, jax.tree.map(lambda a, c: (a - c) ** 2, y, center)
-
-        value, mean_square = integrate(self, with_square)
-        n = self.num_samples
-
-        def standard_error(v, ms, c):
-            variance = jnp.maximum(ms - (v - c) ** 2, 0.0) * n / max(n - 1, 1)
-            return jnp.sqrt(variance / n) if n > 1 else jnp.full_like(v, jnp.inf)
-
-        return value, jax.tree.map(standard_error, value, mean_square, center)

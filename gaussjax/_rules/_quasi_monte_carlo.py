@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ._base import AbstractRule, Integrator, PyTree, check_positive_int, identity
+from ._base import AbstractRandomRule, check_positive_int
 
 # Joe and Kuo's direction numbers (new-joe-kuo-6.21201), dimensions 2..64, one row each:
 # s (degree of the primitive polynomial), a (its inner coefficients as bits), m_1 .. m_s.
@@ -126,7 +126,7 @@ def _to_unit(x: Array, dtype) -> Array:
     return ((x >> 9).astype(dtype) + 0.5) * 2.0**-23  # 23 bits: 1 - 2^-24 is a float32
 
 
-class QuasiMonteCarlo(AbstractRule):
+class QuasiMonteCarlo(AbstractRandomRule):
     r"""Randomised quasi-Monte Carlo: `num_replicates` independently scrambled Sobol point sets.
 
     The N = `num_samples` nodes are R = `num_replicates` blocks of M = N / R points: block r
@@ -171,7 +171,6 @@ class QuasiMonteCarlo(AbstractRule):
 
     num_samples: int = eqx.field(static=True)
     num_replicates: int = eqx.field(static=True, default=8)
-    is_random = True
 
     def __check_init__(self):
         check_positive_int(self.num_samples, "num_samples", "QuasiMonteCarlo")
@@ -188,11 +187,8 @@ class QuasiMonteCarlo(AbstractRule):
     def num_nodes(self, dim: int) -> int:
         return self.num_samples
 
-    def degree(self, dim: int) -> None:
-        return None
-
     def node(
-        self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray | None
+        self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
         if dim > MAX_DIM:
             raise ValueError(
@@ -210,41 +206,3 @@ class QuasiMonteCarlo(AbstractRule):
         seed, shift = seeds[index // per]
         u = _to_unit(owen_scramble(x.astype(jnp.uint32), seed) ^ shift, dtype)
         return jax.scipy.special.ndtri(u), jnp.asarray(1.0 / self.num_samples, dtype)
-
-    def value_and_error(self, integrate: Integrator, center: PyTree) -> tuple[PyTree, PyTree]:
-        del center
-        blocks = [integrate(Replicate(self, r), identity) for r in range(self.num_replicates)]
-        stacked = jax.tree.map(lambda *b: jnp.stack(b), *blocks)
-        value = jax.tree.map(lambda b: jnp.mean(b, axis=0), stacked)
-        r = self.num_replicates
-
-        def standard_error(b):
-            if r < 2:
-                return jnp.full(b.shape[1:], jnp.inf, b.dtype)
-            return jnp.std(b, axis=0, ddof=1) / np.sqrt(r)
-
-        return value, jax.tree.map(standard_error, stacked)
-
-
-class Replicate(AbstractRule):
-    """Block `replicate` of a `QuasiMonteCarlo` rule, alone: its M points with weights 1/M."""
-
-    rule: QuasiMonteCarlo
-    replicate: int = eqx.field(static=True)
-    is_random = True
-
-    def num_nodes(self, dim: int) -> int:
-        return self.rule.num_samples // self.rule.num_replicates
-
-    def degree(self, dim: int) -> None:
-        return None
-
-    def node(
-        self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray | None
-    ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
-        per = self.num_nodes(dim)
-        xi, _ = self.rule.node(self.replicate * per + index, dim, dtype, key)
-        return xi, jnp.asarray(1.0 / per, dtype)
-
-    def value_and_error(self, integrate: Integrator, center: PyTree) -> tuple[PyTree, PyTree]:
-        return self.rule.value_and_error(integrate, center)  # not used: only the parent's is

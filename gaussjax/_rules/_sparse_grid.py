@@ -7,7 +7,7 @@ import math
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int
 
 from ._base import AbstractDeterministicRule, check_positive_int
 from ._genz_keister import GENZ_KEISTER_DEGREES, NEW_NODES_PER_RULE, genz_keister_table
@@ -17,23 +17,23 @@ MAX_LEVEL = 25
 RULE_SIZES = tuple(itertools.accumulate(NEW_NODES_PER_RULE))  # 1, 3, 9, 19, 35
 
 
-def one_dimensional_rule(level: int, growth: str = "slow") -> int:
-    """Which Genz-Keister rule (0..4) the 1-D difference at `level` uses.
-
-    "slow": the smallest rule exact for degree 2 level + 1 (Heiss and Winschel's choice, fewest
-    nodes); "fast": rule `level` itself (as in Tasmanian or Burkardt's sparse_grid_hermite).
-    """
-    if growth == "fast":
-        return level
-    return next(r for r, d in enumerate(GENZ_KEISTER_DEGREES) if d >= 2 * level + 1)
+def level_rules(level: int) -> tuple[int, ...]:
+    """Which Genz-Keister rule (0..4) the 1-D difference at each sub-level 0..`level` uses: the
+    smallest exact for degree 2 i + 1 at sub-level i (Heiss and Winschel's choice, fewest
+    nodes). Other libraries (Tasmanian, Burkardt's sparse_grid_hermite) use rule i itself."""
+    return tuple(
+        next(r for r, d in enumerate(GENZ_KEISTER_DEGREES) if d >= 2 * i + 1)
+        for i in range(level + 1)
+    )
 
 
 @functools.cache
-def _differences(level: int, growth: str) -> tuple[np.ndarray, np.ndarray]:
-    """1-D difference rules delta_i = Q_i - Q_{i-1} (rows i = 0..level) and each node's birth."""
+def _differences(rules: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """1-D difference rules delta_i = Q_i - Q_{i-1} (rows i = 0..L, Q_i = rule rules[i]) and
+    each node's birth (the first sub-level whose rule holds it)."""
     _, weights = genz_keister_table()
-    rules = [one_dimensional_rule(i, growth) for i in range(level + 1)]
-    previous = np.vstack([np.zeros_like(weights[0]), weights[rules[:-1]]])
+    level = len(rules) - 1
+    previous = np.vstack([np.zeros_like(weights[0]), weights[list(rules[:-1])]])
     births = np.array(
         [
             min(i for i, r in enumerate(rules) if j < RULE_SIZES[r])
@@ -42,7 +42,7 @@ def _differences(level: int, growth: str) -> tuple[np.ndarray, np.ndarray]:
             for j in range(weights.shape[1])
         ]
     )
-    return weights[rules] - previous, births
+    return weights[list(rules)] - previous, births
 
 
 def _truncated_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -61,7 +61,7 @@ def _tuples(candidates: list, births: np.ndarray, length: int, budget: int):
 
 
 @functools.cache
-def _patterns(level: int, dim: int, growth: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def _patterns(rules: tuple[int, ...], dim: int) -> list[tuple[np.ndarray, np.ndarray]]:
     r"""For each support size s: the value tuples (1-D node ids, all nonzero) and their weights.
 
     A grid point with nonzero coordinates $v_1..v_s$ (on any s axes) has the Smolyak weight
@@ -69,7 +69,8 @@ def _patterns(level: int, dim: int, growth: str) -> list[tuple[np.ndarray, np.nd
     $\prod_k D_{v_k}(z)\, D_0(z)^{d-s}$ with $D_v(z) = \sum_i \delta_i(v) z^i$; it depends on the
     tuple and s only, not on which axes carry it.
     """
-    delta, births = _differences(level, growth)
+    level = len(rules) - 1
+    delta, births = _differences(rules)
     nonzero = [j for j in range(1, births.size) if births[j] <= level]
     patterns = []
     for s in range(min(level, dim) + 1):
@@ -88,15 +89,18 @@ def _patterns(level: int, dim: int, growth: str) -> list[tuple[np.ndarray, np.nd
     return patterns
 
 
-def sparse_grid_size(level: int, dim: int, growth: str = "slow") -> int:
+def smolyak_size(rules: tuple[int, ...], dim: int) -> int:
+    """Number of distinct nodes of the Smolyak grid on the 1-D rules `rules` (no table built)."""
+    return sum(math.comb(dim, s) * len(w) for s, (_, w) in enumerate(_patterns(rules, dim)))
+
+
+def sparse_grid_size(level: int, dim: int) -> int:
     """Number of distinct nodes of the level-`level` grid in `dim` dimensions (no table built)."""
-    return sum(math.comb(dim, s) * len(w) for s, (_, w) in enumerate(_patterns(level, dim, growth)))
+    return smolyak_size(level_rules(level), dim)
 
 
 @functools.cache
-def sparse_grid_table(
-    level: int, dim: int, growth: str = "slow"
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sparse_grid_table(level: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The grid, sparsely: for each node the axes and 1-D node ids of its nonzero coordinates.
 
     Returns (axes, values, weights) of shapes (N, S), (N, S), (N,) with S = max(min(level, dim),
@@ -104,7 +108,7 @@ def sparse_grid_table(
     """
     width = max(min(level, dim), 1)
     axes_parts, value_parts, weight_parts = [], [], []
-    for s, (tuples, weights) in enumerate(_patterns(level, dim, growth)):
+    for s, (tuples, weights) in enumerate(_patterns(level_rules(level), dim)):
         combos = itertools.combinations(range(dim), s)
         combos = np.array(list(combos), np.int32).reshape(math.comb(dim, s), s)
         num = len(combos) * len(tuples)
@@ -152,7 +156,7 @@ class SparseGrid(AbstractDeterministicRule):
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
         >>> rule = gj.SparseGrid(level=2)
-        >>> rule.num_nodes(10), rule.degree(10)
+        >>> rule.num_nodes(10), rule.degree
         (201, 5)
         >>> z = gj.expectation(lambda x: x[0] ** 2 * x[1] ** 2 + x[2] ** 4, jnp.zeros(10),
         ...                    jnp.eye(10), rule=rule)
@@ -179,11 +183,12 @@ class SparseGrid(AbstractDeterministicRule):
     def num_nodes(self, dim: int) -> int:
         return sparse_grid_size(self.level, dim)
 
-    def degree(self, dim: int) -> int:
+    @property
+    def degree(self) -> int:
         return 2 * self.level + 1
 
     def node(
-        self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray | None
+        self, index: Int[Array, ""], dim: int, dtype
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
         axes, values, weights = sparse_grid_table(self.level, dim)
         nodes_1d, _ = genz_keister_table()
@@ -191,5 +196,5 @@ class SparseGrid(AbstractDeterministicRule):
         xi = jnp.zeros(dim, dtype).at[jnp.asarray(axes)[index]].add(coordinates)
         return xi, jnp.asarray(weights, dtype)[index]
 
-    def coarser(self) -> "SparseGrid | None":
+    def error_reference(self) -> "SparseGrid | None":
         return SparseGrid(level=self.level - 1) if self.level > 0 else None

@@ -1,7 +1,9 @@
 """The scaled unscented transform's sigma points, used as a quadrature rule."""
 
+from typing import ClassVar
+
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._base import AbstractDeterministicRule
 from ._cubature import Cubature
@@ -43,7 +45,7 @@ class Unscented(AbstractDeterministicRule):
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
         >>> rule = gj.Unscented()
-        >>> rule.num_nodes(3), rule.degree(3)
+        >>> rule.num_nodes(3), rule.degree
         (7, 3)
         >>> z = gj.expectation(lambda x: x[0] ** 2 + x[1] * x[2], jnp.zeros(3), jnp.eye(3),
         ...                    rule=rule)
@@ -54,6 +56,7 @@ class Unscented(AbstractDeterministicRule):
     alpha: Float[ArrayLike, ""] = 1.0
     beta: Float[ArrayLike, ""] = 0.0
     kappa: Float[ArrayLike, ""] | None = None
+    degree: ClassVar[int] = 3
 
     def __check_init__(self):
         if isinstance(self.alpha, (int, float)) and self.alpha == 0:
@@ -61,9 +64,6 @@ class Unscented(AbstractDeterministicRule):
 
     def num_nodes(self, dim: int) -> int:
         return 2 * dim + 1
-
-    def degree(self, dim: int) -> int:
-        return 3
 
     def _kappa(self, dim: int):
         kappa = 3.0 - dim if self.kappa is None else self.kappa
@@ -75,7 +75,7 @@ class Unscented(AbstractDeterministicRule):
         return kappa
 
     def node(
-        self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray | None
+        self, index: Int[Array, ""], dim: int, dtype
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
         spread = self.alpha**2 * (dim + self._kappa(dim))  # d + lambda
         radius = jnp.sqrt(jnp.asarray(spread, dtype))
@@ -91,9 +91,6 @@ class Unscented(AbstractDeterministicRule):
         covariances (not used by gaussjax)."""
         spread = self.alpha**2 * (dim + self._kappa(dim))
         return jnp.asarray(1 - dim / spread + 1 - self.alpha**2 + self.beta)
-
-    def coarser(self) -> None:
-        return None
 
     def error_reference(self) -> Cubature:
         return Cubature(degree=5)

@@ -1,0 +1,100 @@
+"""Error estimates, computed one way from what each rule declares about itself.
+
+A deterministic rule names a reference rule (`error_reference()`): the error indicator is the
+difference between the two. A random rule comes in independent replicates (`num_replicates`):
+the error is the standard error of their mean. The same two functions serve `gj.estimate`
+(values) and `gj.estimate_grad` (gradients); no rule ever sees f.
+"""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._problem import Problem
+from ._rules import AbstractDeterministicRule, AbstractRule, Replicate
+from ._rules._base import PyTree
+
+
+class Estimate(eqx.Module):
+    """A value with an error estimate, each a pytree shaped like f(x).
+
+    Attributes:
+        value: the rule's approximation of E[f(x)] (or of its gradient).
+        error: for a random rule, the standard error; for a deterministic rule, the absolute
+            difference from its reference rule (coarser, or for the degree-3 rules the
+            degree-5 cubature): an error indicator, usually an over-estimate of the rule's error
+            once it has converged, not a bound.
+    """
+
+    value: PyTree
+    error: PyTree
+
+
+def against_reference(evaluate: Callable[[AbstractRule], PyTree], rule) -> Estimate:
+    """evaluate(rule), with |evaluate(rule) - evaluate(reference)| as its error (inf where the
+    rule names no reference)."""
+    value = evaluate(rule)
+    reference = rule.error_reference()
+    if reference is None:
+        error = jax.tree.map(lambda v: jnp.full_like(v, jnp.inf), value)
+    else:
+        error = jax.tree.map(lambda a, b: jnp.abs(a - b), value, evaluate(reference))
+    return Estimate(value=value, error=jax.lax.stop_gradient(error))
+
+
+def over_replicates(stacked: PyTree) -> Estimate:
+    """The mean of R independent estimates (leading axis) and its standard error s / sqrt(R)
+    (inf for R < 2)."""
+
+    def standard_error(b):
+        if b.shape[0] < 2:
+            return jnp.full(b.shape[1:], jnp.inf, b.dtype)
+        return jnp.std(b, axis=0, ddof=1) / np.sqrt(b.shape[0])
+
+    return Estimate(
+        value=jax.tree.map(lambda b: jnp.mean(b, axis=0), stacked),
+        error=jax.lax.stop_gradient(jax.tree.map(standard_error, stacked)),
+    )
+
+
+def estimate_integral(problem: Problem) -> Estimate:
+    """E[f(x)] and its error, f traced no more often than the rules it evaluates."""
+    rule = problem.rule
+    if isinstance(rule, AbstractDeterministicRule):
+        return against_reference(lambda r: problem.replace(rule=r).integrate(), rule)
+    if rule.has_independent_samples(problem.dim):
+        return _from_independent_samples(problem)
+    blocks = jnp.arange(rule.num_replicates, dtype=jnp.int32)
+    stacked = jax.vmap(lambda b: problem.replace(rule=Replicate(rule, b)).integrate())(blocks)
+    return over_replicates(stacked)
+
+
+class _WithSquare(eqx.Module):
+    """x -> (f(x), (f(x) - c)^2): a value and its squared deviation from a centre, summed in
+    one pass (the centre keeps the variance sum free of cancellation)."""
+
+    f: Callable
+    center: PyTree
+
+    def __call__(self, x):
+        y = self.f(x)
+        return y, jax.tree.map(lambda a, c: (a - c) ** 2, y, self.center)
+
+
+def _from_independent_samples(problem: Problem) -> Estimate:
+    """Every node its own replicate: the standard error from the sample variance, one pass."""
+    center = jax.lax.stop_gradient(problem.f(problem.mean))
+    value, mean_square = problem.replace(f=_WithSquare(problem.f, center)).integrate()
+    n = problem.rule.num_nodes(problem.dim)
+
+    def standard_error(v, ms, c):
+        if n < 2:
+            return jnp.full_like(v, jnp.inf)
+        variance = jnp.maximum(ms - (v - c) ** 2, 0.0) * n / (n - 1)
+        return jnp.sqrt(variance / n)
+
+    error = jax.tree.map(standard_error, value, mean_square, center)
+    return Estimate(value=value, error=jax.lax.stop_gradient(error))
