@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from closed_forms import integrands
+from references import integrands, question
 
 import gaussjax as gj
 
@@ -14,18 +14,9 @@ RULE = gj.GaussHermite(order=7)
 def question_parameterisation():
     """The question's own example: mu(K) = [AKv; (AK)^2 v; (AK)^3 v], Sigma(K) = S0 + (BK)(BK)^T."""
     rng = np.random.default_rng(1)
-    A = jnp.asarray(0.5 * rng.standard_normal((Q, P)))
-    v = jnp.array([1.0, -0.5])
-    B = jnp.asarray(0.2 * rng.standard_normal((N, P)))
-    S0 = 0.05 * jnp.eye(N)
-
-    def mean_fn(K):
-        AK = A @ K
-        return jnp.concatenate([AK @ v, AK @ AK @ v, AK @ AK @ AK @ v])
-
-    def cov_fn(K):
-        return S0 + (B @ K) @ (B @ K).T
-
+    A = 0.5 * rng.standard_normal((Q, P))
+    B = 0.2 * rng.standard_normal((N, P))
+    mean_fn, cov_fn = question(A, np.array([1.0, -0.5]), B, 0.05 * np.eye(N))
     return mean_fn, cov_fn, jnp.asarray(0.5 * rng.standard_normal((P, Q)))
 
 

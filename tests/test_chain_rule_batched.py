@@ -52,3 +52,60 @@ def test_properties_of_a_single_report_are_unchanged():
     assert jnp.allclose(report.dZ_dK_through_mean, through_mean, rtol=1e-14, atol=1e-16)
     assert jnp.allclose(report.dZ_dK_through_cov, through_cov, rtol=1e-14, atol=1e-16)
     assert jnp.allclose(report.contraction, report.dZ_dK, rtol=1e-10, atol=1e-14)
+
+
+# ---- K as a pytree of arrays (a model's parameters) ---------------------------------------------
+
+
+def pytree_mean_fn(params):
+    return jnp.tanh(A @ params["gain"]).sum(axis=1) + params["offset"]
+
+
+def pytree_cov_fn(params):
+    BK = B @ params["gain"]
+    return jnp.diag(params["offset"] ** 2 + 0.1) + BK @ BK.T
+
+
+PARAMS = {"gain": jnp.arange(6.0).reshape(3, 2) / 6, "offset": jnp.array([0.2, -0.3])}
+
+
+def pytree_report(params):
+    rule = gj.GaussHermite(order=6)
+    return gj.chain_rule(f, pytree_mean_fn, pytree_cov_fn, params, rule=rule)
+
+
+def test_a_dict_of_parameters_gives_pieces_shaped_like_it():
+    report = pytree_report(PARAMS)
+    assert set(report.dmean_dK) == set(report.dcov_dK) == set(report.dZ_dK) == {"gain", "offset"}
+    assert report.dmean_dK["gain"].shape == (2, 3, 2) and report.dmean_dK["offset"].shape == (2, 2)
+    assert report.dcov_dK["gain"].shape == (2, 2, 3, 2)
+    assert report.dcov_dK["offset"].shape == (2, 2, 2)
+    want = jax.grad(
+        lambda p: gj.expectation(
+            f, pytree_mean_fn(p), pytree_cov_fn(p), rule=gj.GaussHermite(order=6)
+        )
+    )(PARAMS)
+    for name in PARAMS:
+        assert jnp.allclose(report.dZ_dK[name], want[name], rtol=1e-12)
+        assert jnp.allclose(report.contraction[name], report.dZ_dK[name], rtol=1e-10, atol=1e-14)
+        through = report.dZ_dK_through_mean[name] + report.dZ_dK_through_cov[name]
+        assert jnp.allclose(through, want[name], rtol=1e-10, atol=1e-14)
+
+
+def test_a_tuple_of_parameters_and_a_vmapped_batch_of_them():
+    tuple_report = gj.chain_rule(
+        f,
+        lambda p: pytree_mean_fn({"gain": p[0], "offset": p[1]}),
+        lambda p: pytree_cov_fn({"gain": p[0], "offset": p[1]}),
+        (PARAMS["gain"], PARAMS["offset"]),
+        rule=gj.GaussHermite(order=6),
+    )
+    assert isinstance(tuple_report.dZ_dK, tuple) and len(tuple_report.dZ_dK) == 2
+    assert jnp.allclose(tuple_report.dZ_dK[0], pytree_report(PARAMS).dZ_dK["gain"])
+    batch = jax.tree.map(lambda leaf: jnp.stack([leaf, 2 * leaf, -leaf]), PARAMS)
+    reports = jax.vmap(pytree_report)(batch)
+    assert reports.contraction["gain"].shape == (3, 3, 2)
+    for i in range(3):
+        single = pytree_report(jax.tree.map(lambda leaf, i=i: leaf[i], batch))
+        for name in PARAMS:
+            assert jnp.allclose(reports.contraction[name][i], single.contraction[name], rtol=1e-12)

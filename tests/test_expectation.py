@@ -2,8 +2,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from closed_forms import integrands, parameterisation
 from jax.test_util import check_grads
+from references import integrands, parameterisation
 
 import gaussjax as gj
 

@@ -48,7 +48,7 @@ def test_different_keys_give_different_values_and_the_same_key_the_same():
 
 def test_reports_size_and_degree():
     rule = gj.MonteCarlo(num_samples=128)
-    assert rule.num_nodes(7) == 128 and rule.degree(7) is None and rule.is_random
+    assert rule.num_nodes(7) == 128 and rule.degree is None and rule.is_random
 
 
 def test_rejects_num_samples_below_one():

@@ -16,8 +16,9 @@ def test_the_readme_example_runs_and_says_what_it_claims():
     assert jnp.allclose(namespace["report"].value, namespace["Z"])
 
 
-def test_every_python_block_in_the_readme_runs():
+def test_every_python_block_in_the_readme_runs_in_order_as_a_reader_would():
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
     assert len(blocks) >= 2
-    for block in blocks[1:]:
-        exec(compile(block, "README.md", "exec"), {})
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
