@@ -20,8 +20,8 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/python -m gaussjax
 
 test: $(VENV)/.test-installed
-	$(BIN)/ruff check gaussjax tests benchmarks
-	$(BIN)/ruff format --check gaussjax tests benchmarks
+	$(BIN)/ruff check gaussjax tests benchmarks notebooks/execute.py
+	$(BIN)/ruff format --check gaussjax tests benchmarks notebooks/execute.py
 	$(BIN)/python -m pytest --nbmake notebooks tests gaussjax
 
 $(VENV)/.benchmark-installed: pyproject.toml | $(BIN)/python
