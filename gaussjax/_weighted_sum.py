@@ -29,6 +29,47 @@ def nodes_at(
     return jax.vmap(lambda i: rule.node(i, dim, dtype, key))(indices)
 
 
+def reduce_nodes(
+    summarise: Callable[[Float[Array, "b r"], Float[Array, " b"]], PyTree],
+    combine: Callable[[PyTree, PyTree], PyTree],
+    rule: AbstractRule,
+    dim: int,
+    dtype,
+    key: PRNGKeyArray | None,
+    batch_size: int | None,
+) -> PyTree:
+    """`summarise(nodes, weights)` over all nodes of `rule`, chunk by chunk with `batch_size`,
+    the chunks' summaries merged by the associative `combine`.
+
+    With `batch_size`, the nodes are generated and summarised `batch_size` at a time inside a
+    `lax.scan` whose body is rematerialised (`jax.checkpoint`), so neither the result nor its
+    reverse-mode gradient holds more than one chunk of nodes in memory. The last chunk is
+    padded with copies of the last node of weight zero: `summarise` must ignore such nodes.
+    """
+    num_nodes = rule.num_nodes(dim)
+
+    def chunk(indices, weight_mask):
+        nodes, weights = nodes_at(rule, indices, dim, dtype, key)
+        return summarise(nodes, weights * weight_mask)
+
+    if batch_size is None or batch_size >= num_nodes:
+        if _has_fixed_table(rule, num_nodes, dim):
+            return summarise(*fixed_table(rule, dim, jnp.dtype(dtype).name))
+        return summarise(*nodes_at(rule, jnp.arange(num_nodes, dtype=jnp.int32), dim, dtype, key))
+
+    @jax.checkpoint
+    def add_chunk(total, number):
+        indices = number * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
+        in_range = indices < num_nodes
+        part = chunk(jnp.minimum(indices, num_nodes - 1), in_range.astype(dtype))
+        return combine(total, part), None
+
+    first = chunk(jnp.arange(batch_size, dtype=jnp.int32), jnp.ones((), dtype))
+    num_chunks = -(-num_nodes // batch_size)
+    total, _ = jax.lax.scan(add_chunk, first, jnp.arange(1, num_chunks, dtype=jnp.int32))
+    return total
+
+
 def weighted_sum(
     g: Callable[[Float[Array, " r"]], PyTree],
     rule: AbstractRule,
@@ -37,40 +78,16 @@ def weighted_sum(
     key: PRNGKeyArray | None,
     batch_size: int | None,
 ) -> PyTree:
-    r"""$\sum_i w_i\, g(\xi_i)$ over the nodes of `rule` in `dim` dimensions.
+    r"""$\sum_i w_i\, g(\xi_i)$ over the nodes of `rule` in `dim` dimensions."""
 
-    With `batch_size`, the nodes are generated and evaluated `batch_size` at a time inside a
-    `lax.scan` whose body is rematerialised (`jax.checkpoint`), so neither the value nor its
-    reverse-mode gradient holds more than one chunk of nodes in memory.
-    """
-    num_nodes = rule.num_nodes(dim)
-
-    def sum_over(nodes, weights):
+    def summarise(nodes, weights):
         values = jax.vmap(g)(nodes)
         return jax.tree.map(lambda v: jnp.tensordot(weights, as_floating(v, dtype), 1), values)
 
-    def chunk_sum(indices, weight_mask):
-        nodes, weights = nodes_at(rule, indices, dim, dtype, key)
-        return sum_over(nodes, weights * weight_mask)
+    def add(a, b):
+        return jax.tree.map(jnp.add, a, b)
 
-    if batch_size is None or batch_size >= num_nodes:
-        if _has_fixed_table(rule, num_nodes, dim):
-            return sum_over(*fixed_table(rule, dim, jnp.dtype(dtype).name))
-        return sum_over(*nodes_at(rule, jnp.arange(num_nodes, dtype=jnp.int32), dim, dtype, key))
-
-    num_chunks = -(-num_nodes // batch_size)
-
-    @jax.checkpoint
-    def add_chunk(total, chunk):
-        indices = chunk * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
-        in_range = indices < num_nodes
-        part = chunk_sum(jnp.minimum(indices, num_nodes - 1), in_range.astype(dtype))
-        return jax.tree.map(jnp.add, total, part), None
-
-    shapes = jax.eval_shape(lambda: chunk_sum(jnp.zeros(1, jnp.int32), jnp.ones((), dtype)))
-    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-    total, _ = jax.lax.scan(add_chunk, zeros, jnp.arange(num_chunks, dtype=jnp.int32))
-    return total
+    return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size)
 
 
 def _has_fixed_table(rule: AbstractRule, num_nodes: int, dim: int) -> bool:
