@@ -10,8 +10,10 @@ from ._estimators import Pathwise as Pathwise
 from ._estimators import Score as Score
 from ._expectation import estimate as estimate
 from ._expectation import expectation as expectation
+from ._expectation import log_expectation as log_expectation
 from ._gradients import estimate_grad as estimate_grad
 from ._gradients import mean_cov_grads as mean_cov_grads
+from ._laplace import Laplace as Laplace
 from ._problem import Problem as Problem
 from ._rules import AbstractDeterministicRule as AbstractDeterministicRule
 from ._rules import AbstractRandomRule as AbstractRandomRule

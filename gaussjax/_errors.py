@@ -12,7 +12,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array
 
+from ._log_space import exponentiated, from_shifted, node_maximum
 from ._problem import Problem
 from ._rules import AbstractDeterministicRule, AbstractRule, Replicate
 from ._rules._base import PyTree
@@ -26,11 +28,15 @@ class Estimate(eqx.Module):
         error: for a random rule, the standard error; for a deterministic rule, the absolute
             difference from its reference rule (coarser, or for the degree-3 rules the
             degree-5 cubature): an error indicator, usually an over-estimate of the rule's error
-            once it has converged, not a bound.
+            once it has converged, not a bound. With a tolerance (rtol=, atol=, or no rule),
+            the error of the rule chosen: its difference from the previous rule of its
+            family, or three standard errors of a random rule.
+        evaluations: how many times f was evaluated for it (None where not counted).
     """
 
     value: PyTree
     error: PyTree
+    evaluations: Array | None = None
 
 
 def against_reference(evaluate: Callable[[AbstractRule], PyTree], rule) -> Estimate:
@@ -61,8 +67,16 @@ def over_replicates(stacked: PyTree) -> Estimate:
 
 
 def estimate_integral(problem: Problem) -> Estimate:
-    """E[f(x)] and its error, f traced no more often than the rules it evaluates."""
+    """E[f(x)] and its error, f traced no more often than the rules it evaluates; in log space
+    log E[exp(f(x))] and its error, that of Z relative to Z (to first order)."""
     rule = problem.rule
+    if problem.log_space:
+        reference = rule.error_reference() if isinstance(rule, AbstractDeterministicRule) else None
+        shift = node_maximum(problem, [r for r in (rule, reference) if r is not None])
+        linear = estimate_integral(exponentiated(problem, shift))
+        relative = jax.tree.map(lambda e, v: e / jnp.abs(v), linear.error, linear.value)
+        value = from_shifted(shift, linear.value, problem.caller)
+        return Estimate(value=value, error=jax.lax.stop_gradient(relative))
     if isinstance(rule, AbstractDeterministicRule):
         return against_reference(lambda r: problem.replace(rule=r).integrate(), rule)
     if rule.has_independent_samples(problem.dim):

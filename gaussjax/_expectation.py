@@ -4,8 +4,11 @@ from collections.abc import Callable
 
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._errors import Estimate, estimate_integral
+from ._errors import Estimate
 from ._estimators import AbstractEstimator
+from ._laplace import Laplace
+from ._pipeline import estimate as estimate_of
+from ._pipeline import value
 from ._problem import resolve
 from ._rules import AbstractRule
 from ._rules._base import PyTree
@@ -23,6 +26,10 @@ def expectation(
     estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    adapt: "str | Laplace | bool | None" = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_evaluations: int | None = None,
 ) -> PyTree:
     r"""The expected value $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, by a rule on $N(0, I)$:
 
@@ -41,25 +48,46 @@ def expectation(
         scale_tril: L, shape (n, n), lower triangular (the upper triangle is ignored).
         cov_factor: L, shape (n, r): $\Sigma = L L^\top$ of rank r; the rule runs in r dimensions.
         cov_diag: the variances, shape (n,), positive: $\Sigma = \mathrm{diag}$(cov_diag).
-        rule: a gaussjax rule; default `gj.default_rule(r)`.
+        rule: a gaussjax rule. Without one, the call is tolerance-driven (below): it chooses
+            and refines its rules itself until the error estimate meets the tolerance.
         estimator: "pathwise" (differentiate through f; exact derivative of the rule's
             approximation, low variance) or "score" (the likelihood ratio: f is never
             differentiated, so f may have jumps or be a `jax.pure_callback`; more variance;
             needs a covariance of full rank), or `gj.Pathwise()` / `gj.Score(baseline=...)`.
-        key: a `jax.random` key, required by random rules.
+        key: a `jax.random` key, required by random rules (and letting a call without
+            `rule` use `gj.QuasiMonteCarlo` as its last resort).
         batch_size: evaluate the nodes this many at a time, in bounded memory.
+        adapt: "laplace" (or `gj.Laplace(...)`): run the rule on the Laplace fit of
+            $f(x) N(x; \mu, \Sigma)$ (adaptive quadrature), for a scalar f, positive and smooth
+            (see `gj.Laplace`). None (default): not with a given rule; a call without `rule`
+            may try it (when f is scalar and differentiable). False: never.
+        rtol, atol: refine until the error estimate is at most atol + rtol |Z| (elementwise).
+            A call without `rule` uses rtol = 1e-6 in float64 (1e-4 in float32), atol = 0; with
+            `rule`, only when one is given, refining within the rule's family (Gauss-Hermite
+            order, sparse-grid level, QMC and Monte Carlo doubling).
+        max_evaluations: the budget of evaluations of f for the refinement (default 10^6).
 
     Returns:
         A pytree shaped like f(x), in the dtype of mean and covariance.
 
+    Tolerance-driven calls (no `rule`, or `rtol`/`atol` given) evaluate a fixed ladder of
+    rules: for r dimensions, tensor Gauss-Hermite grids from order 2 (r <= 6) and sparse grids
+    from level 1 (r >= 5), each plain and on the Laplace fit, and with a `key`
+    `gj.QuasiMonteCarlo` from 1,024 points, interleaved by cost, each family's rules about
+    doubling in nodes; the first that meets the tolerance gives the value (and the derivatives).
+    A rule's error is its difference from the previous rule of its family (three standard
+    errors for QMC). If none meets it within `max_evaluations`, the call raises (at run time
+    under `jit`) with the error reached; `gj.estimate` returns the best value and its error.
+
     Raises:
         ValueError: wrong shapes, not exactly one covariance argument, a random rule without
             key, too many nodes; at run time (under `jit` too) a covariance that is not
-            positive definite. With estimator="score": cov_factor of shape
-            (n, r) with r < n (no density), and at run time a singular factor. With
-            estimator="pathwise", when differentiated in mean or covariance: an f that calls
-            `jax.pure_callback`, or that depends on x only through operations with zero
-            derivative (a step, rounding); the message says to use estimator="score".
+            positive definite, a tolerance not reached within the budget, a Laplace fit that
+            failed (f not positive at the mean, no mode found). With estimator="score":
+            cov_factor of shape (n, r) with r < n (no density), and at run time a singular
+            factor. With estimator="pathwise", when differentiated in mean or covariance: an f
+            that calls `jax.pure_callback`, or that depends on x only through operations with
+            zero derivative (a step, rounding); the message says to use estimator="score".
         TypeError: f not callable or not returning arrays; rule not a gaussjax rule.
 
     Example:
@@ -74,8 +102,9 @@ def expectation(
         True
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
-    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
-    return resolve("gj.expectation", f, mean, covariance, **options).integrate()
+    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
+    return value(resolve("gj.expectation", f, mean, covariance, **options, **tolerance))
 
 
 def estimate(
@@ -90,6 +119,10 @@ def estimate(
     estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    adapt: "str | Laplace | bool | None" = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_evaluations: int | None = None,
 ) -> Estimate:
     r"""$E[f(x)]$ as `gj.expectation` computes it, with an error estimate beside it.
 
@@ -106,7 +139,9 @@ def estimate(
 
     The deterministic ones are indicators, not bounds: reliable once the rule converges, they can
     be small by accident (odd integrands, symmetric errors, kinks). Same arguments as
-    `gj.expectation`; the value is differentiable the same way.
+    `gj.expectation`; the value is differentiable the same way. With a tolerance (no `rule`,
+    or `rtol`/`atol`), the estimate of the first rule of the ladder that meets it, or of the
+    best one when none does (no error is raised), and `evaluations` counts what was spent.
 
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
@@ -115,5 +150,60 @@ def estimate(
         (True, True)
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
-    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
-    return estimate_integral(resolve("gj.estimate", f, mean, covariance, **options))
+    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
+    return estimate_of(resolve("gj.estimate", f, mean, covariance, **options, **tolerance))
+
+
+def log_expectation(
+    log_f: Callable[[Float[Array, " n"]], PyTree],
+    mean: Float[Array, " n"],
+    cov: Float[Array, "n n"] | None = None,
+    *,
+    scale_tril: Float[Array, "n n"] | None = None,
+    cov_factor: Float[Array, "n r"] | None = None,
+    cov_diag: Float[Array, " n"] | None = None,
+    rule: AbstractRule | None = None,
+    estimator: "str | AbstractEstimator" = "pathwise",
+    key: PRNGKeyArray | None = None,
+    batch_size: int | None = None,
+    adapt: "str | Laplace | bool | None" = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_evaluations: int | None = None,
+) -> PyTree:
+    r"""$\log E[e^{\ell(x)}]$, $x \sim N(\mu, \Sigma)$, computed in log space: for likelihoods
+    whose $E[f]$ underflows (a product of thousands of probabilities).
+
+    With $s = \max_i \ell(x_i)$ over the rule's nodes (held constant),
+
+    $$\log \sum_i w_i e^{\ell(x_i)} = s + \log \sum_i w_i e^{\ell(x_i) - s},$$
+
+    and the sum on the right is computed and differentiated by the estimator as in
+    `gj.expectation` (one extra pass over the nodes finds s). With `adapt="laplace"` the rule
+    runs on the Laplace fit of $e^{\ell} N$, in log space throughout. Rules with negative weights
+    can make the sum non-positive: a clear error then. Elementwise for an array-valued `log_f`.
+    Tolerances (`rtol`, `atol`) apply to the returned logarithm: atol on log Z is a relative
+    tolerance on Z.
+
+    Args:
+        log_f: maps one point x of shape (n,) to $\ell(x)$, an array or a pytree of arrays.
+        mean, cov, scale_tril, cov_factor, cov_diag, rule, estimator, key, batch_size, adapt,
+            rtol, atol, max_evaluations: as in `gj.expectation`.
+
+    Returns:
+        log E[exp(log_f(x))], shaped like log_f(x).
+
+    Example:
+        >>> import jax, jax.numpy as jnp, gaussjax as gj
+        >>> log_f = lambda x: x[0] - 1000.0        # exp(log_f) underflows: E = exp(-1000 + 1/2)
+        >>> z = gj.log_expectation(log_f, jnp.zeros(1), jnp.eye(1), rule=gj.GaussHermite(20))
+        >>> round(float(z), 6)
+        -999.5
+    """
+    covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
+    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
+    problem = resolve("gj.log_expectation", log_f, mean, covariance, **options, **tolerance,
+                      log_space=True)  # fmt: skip
+    return value(problem)

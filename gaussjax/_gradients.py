@@ -10,6 +10,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._covariance import factor_from, validate_gaussian
 from ._errors import Estimate, against_reference, over_replicates
 from ._estimators import AbstractEstimator
+from ._laplace import Laplace
+from ._pipeline import value
 from ._problem import Problem, resolve
 from ._rules import AbstractDeterministicRule, AbstractRule
 
@@ -22,14 +24,14 @@ def z_function(
     """Validate once; return (problem, covariance name, its value, z) where
     z(mean, value, rule, key) is Z as a function of mean and the covariance argument, for that
     rule and key, without tracing f again."""
-    mean, name, value = validate_gaussian(mean, covariance, caller)
-    problem = resolve(caller, f, mean, {name: value}, scalar=True, **options)
+    mean, name, cov_value = validate_gaussian(mean, covariance, caller)
+    problem = resolve(caller, f, mean, {name: cov_value}, scalar=True, **options)
 
     def z(m, v, rule, key):
         factor = factor_from(name, v, caller)
-        return problem.replace(mean=m, factor=factor, rule=rule, key=key).integrate()
+        return value(problem.replace(mean=m, factor=factor, rule=rule, key=key))
 
-    return problem, name, value, z
+    return problem, name, cov_value, z
 
 
 def mean_cov_grads(
@@ -44,6 +46,10 @@ def mean_cov_grads(
     rule: AbstractRule | None = None,
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    adapt: "str | Laplace | bool | None" = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_evaluations: int | None = None,
 ) -> tuple[Float[Array, " n"], Array]:
     r"""$(dZ/d\mu, dZ/d\Sigma)$ for $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, computed by `method`:
 
@@ -66,7 +72,8 @@ def mean_cov_grads(
         mean: $\mu$, shape (n,).
         cov, scale_tril, cov_factor, cov_diag: exactly one, as in `gj.expectation`.
         method: "autodiff", "bonnet_price" or "score".
-        rule, key, batch_size: as in `gj.expectation`.
+        rule, key, batch_size, adapt, rtol, atol, max_evaluations: as in `gj.expectation`
+            (adapt not with "bonnet_price", whose integrands are not positive).
 
     Returns:
         (dZ/dmean of shape (n,), dZ/d(covariance argument) of that argument's shape).
@@ -88,14 +95,20 @@ def mean_cov_grads(
         raise ValueError(
             f"{caller}: method must be one of {', '.join(map(repr, METHODS))}, got {method!r}."
         )
+    if method == "bonnet_price" and adapt not in (None, False):
+        raise ValueError(
+            f"{caller}: adapt= needs a positive f, and method='bonnet_price' integrates grad f "
+            "and hess f; use method='autodiff' with adapt."
+        )
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     estimator = "score" if method == "score" else "pathwise"
-    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
-    problem, name, value, z = z_function(caller, f, mean, covariance, **options)
+    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
+    problem, name, cov_value, z = z_function(caller, f, mean, covariance, **options, **tolerance)
     if method != "bonnet_price":
         grad = jax.grad(z, argnums=(0, 1))
-        return grad(problem.mean, value, problem.rule, problem.key)
-    g_mean, g_cov = problem.replace(f=_BonnetPrice(problem.f)).integrate()
+        return grad(problem.mean, cov_value, problem.rule, problem.key)
+    g_mean, g_cov = value(problem.replace(f=_BonnetPrice(problem.f)))
     return g_mean, _in_covariance_argument(g_cov, name, problem.factor)
 
 
@@ -130,6 +143,7 @@ def estimate_grad(
     estimator: str | AbstractEstimator = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    adapt: "str | Laplace | bool | None" = None,
     num_repeats: int = 16,
 ) -> Estimate:
     r"""The gradient $(dZ/d\mu, dZ/d(\text{covariance}))$ by `estimator`, with its error.
@@ -148,7 +162,9 @@ def estimate_grad(
         f: scalar function of one point x of shape (n,).
         mean: $\mu$, shape (n,).
         cov, scale_tril, cov_factor, cov_diag: exactly one, as in `gj.expectation`.
-        rule, estimator, key, batch_size: as in `gj.expectation`.
+        rule: as in `gj.expectation`; without one, `gj.default_rule(r)` (a fixed rule, so that
+            its error indicator applies).
+        estimator, key, batch_size, adapt: as in `gj.expectation`.
         num_repeats: R >= 2 independent runs for a random rule.
 
     Returns:
@@ -167,10 +183,11 @@ def estimate_grad(
     if not isinstance(num_repeats, int) or isinstance(num_repeats, bool) or num_repeats < 2:
         raise ValueError(f"{caller}: num_repeats must be an int >= 2, got {num_repeats!r}.")
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
-    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
-    problem, _, value, z = z_function(caller, f, mean, covariance, **options)
+    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    problem, _, cov_value, z = z_function(caller, f, mean, covariance, **options, fixed_rule=True)
     grad = jax.grad(z, argnums=(0, 1))
     if isinstance(problem.rule, AbstractDeterministicRule):
-        return against_reference(lambda r: grad(problem.mean, value, r, None), problem.rule)
+        return against_reference(lambda r: grad(problem.mean, cov_value, r, None), problem.rule)
     keys = jax.random.split(problem.key, num_repeats)
-    return over_replicates(jax.lax.map(lambda k: grad(problem.mean, value, problem.rule, k), keys))
+    runs = jax.lax.map(lambda k: grad(problem.mean, cov_value, problem.rule, k), keys)
+    return over_replicates(runs)

@@ -5,6 +5,7 @@ nothing again. The name of the entry point the user called travels in the proble
 error raised later (a run-time check, a gradient traced after the call returned) still names it.
 """
 
+import dataclasses
 from collections.abc import Callable
 
 import equinox as eqx
@@ -16,8 +17,11 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._covariance import mean_and_factor
 from ._default_rule import default_rule
 from ._estimators import AbstractEstimator, resolve_estimator
-from ._rules import AbstractRandomRule, AbstractRule
+from ._laplace import Laplace, resolve_adapt
+from ._log_space import log_integrate
+from ._rules import AbstractDeterministicRule, AbstractRandomRule, AbstractRule
 from ._rules._base import PyTree
+from ._tolerance import Tolerance, resolve_tolerance
 from ._weighted_sum import MAX_NODES, MAX_NODES_UNBATCHED, weighted_sum
 
 
@@ -46,11 +50,14 @@ class Problem(eqx.Module):
         f: the integrand, a callable pytree mapping x of shape (n,) to a pytree of arrays.
         mean: $\mu$, shape (n,), floating.
         factor: L, shape (n, r), with $\Sigma = L L^\top$.
-        rule: the rule on $N(0, I_r)$.
+        rule: the rule on $N(0, I_r)$ (None before a tolerance-driven call has chosen one).
         estimator: how derivatives flow back (`gj.Pathwise()`, `gj.Score()`, ...).
         key: the key of a random rule (None for a deterministic one).
         batch_size: nodes per chunk (None: all at once).
         caller: the public function the user called, for error messages.
+        adapt: `gj.Laplace(...)` to place the rule on the Laplace fit first, or None.
+        tolerance: `Tolerance` to refine the rule until its error estimate meets it, or None.
+        log_space: whether f returns $\log$ of the integrand (`gj.log_expectation`).
 
     Built by every entry point from its arguments; estimators (`gj.AbstractEstimator`) receive
     it.
@@ -61,18 +68,22 @@ class Problem(eqx.Module):
         ...     def integrate(self, problem):
         ...         print(problem.caller, problem.factor.shape, problem.rule)
         ...         return gj.Pathwise().integrate(problem)
-        >>> z = gj.expectation(jnp.sum, jnp.zeros(3), cov_diag=jnp.ones(3), estimator=Show())
-        gj.expectation (3, 3) GaussHermite(order=12)
+        >>> z = gj.expectation(jnp.sum, jnp.zeros(3), cov_diag=jnp.ones(3), estimator=Show(),
+        ...                    rule=gj.GaussHermite(order=5))
+        gj.expectation (3, 3) GaussHermite(order=5)
     """
 
     f: Callable
     mean: Float[Array, " n"]
     factor: Float[Array, "n r"]
-    rule: AbstractRule
+    rule: AbstractRule | None
     estimator: AbstractEstimator
     key: PRNGKeyArray | None
     batch_size: int | None = eqx.field(static=True)
     caller: str = eqx.field(static=True)
+    adapt: Laplace | None = None
+    tolerance: Tolerance | None = None
+    log_space: bool = eqx.field(static=True, default=False)
 
     @property
     def dim(self) -> int:
@@ -84,18 +95,15 @@ class Problem(eqx.Module):
         return weighted_sum(g, self.rule, self.dim, self.mean.dtype, self.key, self.batch_size)
 
     def integrate(self) -> PyTree:
-        """E[f(x)] by the rule, differentiable as the estimator says."""
+        """E[f(x)] by the rule (log E[exp(f(x))] in log space), differentiable as the estimator
+        says. No stage (adaptation, tolerance) is applied here: see `_pipeline.py`."""
+        if self.log_space:
+            return log_integrate(self)
         return self.estimator.integrate(self)
 
     def replace(self, **changes) -> "Problem":
         """The same problem with some attributes replaced (e.g. another rule or key)."""
-        names = tuple(changes)
-        return eqx.tree_at(
-            lambda p: tuple(getattr(p, name) for name in names),
-            self,
-            tuple(changes.values()),
-            is_leaf=lambda x: x is None,
-        )
+        return dataclasses.replace(self, **changes)
 
     def error(self, message: str, kind: type = ValueError) -> Exception:
         """An exception whose message starts with the public function the user called."""
@@ -112,19 +120,28 @@ def resolve(
     estimator,
     key,
     batch_size,
+    adapt=None,
+    rtol=None,
+    atol=None,
+    max_evaluations=None,
     scalar: bool = False,
+    log_space: bool = False,
+    fixed_rule: bool = False,
 ) -> Problem:
     """Validate an entry point's arguments once and return the `Problem` they describe.
 
     `covariance` maps each covariance keyword (cov, scale_tril, cov_factor, cov_diag) to its
-    value or None; `scalar` requires f to return a scalar (for gradients and chain rules).
+    value or None; `scalar` requires f to return a scalar (for gradients and chain rules);
+    `log_space` says f returns a logarithm; `fixed_rule` gives a call without `rule` the
+    default rule instead of a tolerance.
     """
     mean, factor = mean_and_factor(mean, covariance, caller)
-    integrand = _trace_integrand(f, mean, caller, scalar)
+    adapt = resolve_adapt(adapt, caller)
+    integrand = _trace_integrand(f, mean, caller, scalar or isinstance(adapt, Laplace))
     dim = factor.shape[1]
-    if rule is None:
+    if rule is None and fixed_rule:
         rule = default_rule(dim)
-    elif not isinstance(rule, AbstractRule):
+    if rule is not None and not isinstance(rule, AbstractRule):
         raise TypeError(
             f"{caller}: rule must be a gaussjax rule such as gj.GaussHermite(order=10), "
             f"got {type(rule).__name__}."
@@ -134,16 +151,22 @@ def resolve(
             f"{caller}: {type(rule).__name__} is a random rule and needs a key: pass "
             "key=jax.random.key(0) (any seed)."
         )
-    _check_sizes(rule, dim, batch_size, caller)
+    _check_batch_size(batch_size, caller)
+    if rule is not None:
+        check_sizes(rule, dim, batch_size, caller)
+    tolerance = resolve_tolerance(rule, rtol, atol, max_evaluations, adapt, mean.dtype, caller)
     problem = Problem(
         f=integrand,
         mean=mean,
         factor=factor,
         rule=rule,
         estimator=resolve_estimator(estimator, caller),
-        key=key if isinstance(rule, AbstractRandomRule) else None,
+        key=None if isinstance(rule, AbstractDeterministicRule) else key,
         batch_size=batch_size,
         caller=caller,
+        adapt=adapt if isinstance(adapt, Laplace) else None,
+        tolerance=tolerance,
+        log_space=log_space,
     )
     problem.estimator.check(problem)
     return problem
@@ -182,13 +205,17 @@ def _is_numeric(dtype) -> bool:
     return jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_
 
 
-def _check_sizes(rule: AbstractRule, dim: int, batch_size, caller: str) -> None:
+def _check_batch_size(batch_size, caller: str) -> None:
     if batch_size is not None and (
         not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
     ):
         raise ValueError(
             f"{caller}: batch_size must be a positive int or None, got {batch_size!r}."
         )
+
+
+def check_sizes(rule: AbstractRule, dim: int, batch_size, caller: str) -> None:
+    """A rule that fits: at most 2^31 - 1 nodes, and without batch_size at most 2^22."""
     num_nodes = rule.num_nodes(dim)
     if num_nodes > MAX_NODES:
         raise ValueError(

@@ -10,6 +10,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._rules import AbstractDeterministicRule, AbstractRule
+from ._rules._adapted import AdaptedDeterministic
 from ._rules._base import PyTree
 
 MAX_NODES = 2**31 - 1
@@ -55,6 +56,9 @@ def reduce_nodes(
     if batch_size is None or batch_size >= num_nodes:
         if _has_fixed_table(rule, num_nodes, dim):
             return summarise(*fixed_table(rule, dim, jnp.dtype(dtype).name))
+        if isinstance(rule, AdaptedDeterministic) and _has_fixed_table(rule.rule, num_nodes, dim):
+            nodes, weights = fixed_table(rule.rule, dim, jnp.dtype(dtype).name)
+            return summarise(*jax.vmap(rule.adaptation.apply)(nodes, weights))
         return summarise(*nodes_at(rule, jnp.arange(num_nodes, dtype=jnp.int32), dim, dtype, key))
 
     @jax.checkpoint

@@ -41,6 +41,12 @@ class AbstractRule(eqx.Module):
     def num_nodes(self, dim: int) -> int:
         """How many nodes the rule uses in `dim` dimensions (a Python int)."""
 
+    def refine(self, dim: int) -> "AbstractRule | None":
+        """The next rule of the family in `dim` dimensions, with about twice the nodes or more,
+        that a call with `rtol=`/`atol=` tries when this one is not accurate enough (None: the
+        family ends here; the default)."""
+        return None
+
 
 class AbstractDeterministicRule(AbstractRule):
     r"""A rule with fixed nodes, whose error is judged against another rule of its family.

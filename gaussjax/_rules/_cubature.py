@@ -95,5 +95,8 @@ class Cubature(AbstractDeterministicRule):
         weights = np.array([2 / (dim + 2), (4 - dim) / (2 * (dim + 2) ** 2), 1 / (dim + 2) ** 2])
         return xi, jnp.asarray(weights, dtype)[kind]
 
+    def refine(self, dim: int) -> "Cubature | None":
+        return Cubature(degree=5) if self.degree == 3 else None
+
     def error_reference(self) -> "Cubature":
         return Cubature(degree=3 if self.degree == 5 else 5)

@@ -1,6 +1,7 @@
 """Tensor-product Gauss-Hermite rule (probabilists' Hermite polynomials)."""
 
 import functools
+import math
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -9,6 +10,9 @@ from jax import lax
 from jaxtyping import Array, Float, Int
 
 from ._base import AbstractDeterministicRule, check_positive_int
+
+MAX_REFINED_ORDER = 100
+"""Refinement (rtol=, atol=) stops at this order per axis."""
 
 
 @functools.cache
@@ -67,6 +71,10 @@ class GaussHermite(AbstractDeterministicRule):
         xi = jnp.asarray(nodes, dtype)[digits]
         weight = jnp.prod(jnp.asarray(weights, dtype)[digits])
         return xi, weight
+
+    def refine(self, dim: int) -> "GaussHermite | None":
+        order = max(self.order + 1, math.ceil(self.order * 2 ** (1 / dim)))
+        return GaussHermite(order=order) if order <= MAX_REFINED_ORDER else None
 
     def error_reference(self) -> "GaussHermite | None":
         return GaussHermite(order=self.order - 1) if self.order > 1 else None

@@ -40,6 +40,9 @@ class MonteCarlo(AbstractRandomRule):
     def num_replicates(self) -> int:
         return self.num_samples
 
+    def refine(self, dim: int) -> "MonteCarlo":
+        return MonteCarlo(num_samples=2 * self.num_samples)
+
     def node(
         self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:

@@ -187,6 +187,9 @@ class QuasiMonteCarlo(AbstractRandomRule):
     def num_nodes(self, dim: int) -> int:
         return self.num_samples
 
+    def refine(self, dim: int) -> "QuasiMonteCarlo":
+        return QuasiMonteCarlo(num_samples=2 * self.num_samples, num_replicates=self.num_replicates)
+
     def node(
         self, index: Int[Array, ""], dim: int, dtype, key: PRNGKeyArray
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:

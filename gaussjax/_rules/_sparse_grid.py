@@ -196,5 +196,8 @@ class SparseGrid(AbstractDeterministicRule):
         xi = jnp.zeros(dim, dtype).at[jnp.asarray(axes)[index]].add(coordinates)
         return xi, jnp.asarray(weights, dtype)[index]
 
+    def refine(self, dim: int) -> "SparseGrid | None":
+        return SparseGrid(level=self.level + 1) if self.level < MAX_LEVEL else None
+
     def error_reference(self) -> "SparseGrid | None":
         return SparseGrid(level=self.level - 1) if self.level > 0 else None
