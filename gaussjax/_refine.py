@@ -32,6 +32,9 @@ from ._rules._quasi_monte_carlo import MAX_DIM as QMC_MAX_DIM
 from ._runtime import check, check_number
 from ._weighted_sum import MAX_NODES_UNBATCHED
 
+BUDGET_SHARE = 4
+"""No single rule of a ladder uses more than this fraction of the budget (1/4): the rules about
+double, so the ladder up to the last one costs about twice it."""
 CONFIDENCE = 3.0
 """A random rule meets the tolerance when this many standard errors do."""
 TENSOR_UP_TO = 6
@@ -173,7 +176,7 @@ def _ladder(variants, families, problem, budget: int) -> list[Rung]:
             if first and isinstance(rule, AbstractDeterministicRule):
                 reference = rule.error_reference()
                 nodes += reference.num_nodes(dim) if reference is not None else 0
-            if nodes * per_evaluation > budget or (
+            if nodes * per_evaluation > budget // BUDGET_SHARE or (
                 problem.batch_size is None and rule.num_nodes(dim) > MAX_NODES_UNBATCHED
             ):
                 break

@@ -59,7 +59,10 @@ def reduce_nodes(
         if isinstance(rule, AdaptedDeterministic) and _has_fixed_table(rule.rule, num_nodes, dim):
             nodes, weights = fixed_table(rule.rule, dim, jnp.dtype(dtype).name)
             return summarise(*jax.vmap(rule.adaptation.apply)(nodes, weights))
-        return summarise(*nodes_at(rule, jnp.arange(num_nodes, dtype=jnp.int32), dim, dtype, key))
+        # the barrier keeps XLA from folding the whole node table into the program at compile
+        # time (minutes for a large grid); the nodes are made from their indices at run time
+        indices = jax.lax.optimization_barrier(jnp.arange(num_nodes, dtype=jnp.int32))
+        return summarise(*nodes_at(rule, indices, dim, dtype, key))
 
     @jax.checkpoint
     def add_chunk(total, number):
@@ -68,7 +71,8 @@ def reduce_nodes(
         part = chunk(jnp.minimum(indices, num_nodes - 1), in_range.astype(dtype))
         return combine(total, part), None
 
-    first = chunk(jnp.arange(batch_size, dtype=jnp.int32), jnp.ones((), dtype))
+    first_indices = jax.lax.optimization_barrier(jnp.arange(batch_size, dtype=jnp.int32))
+    first = chunk(first_indices, jnp.ones((), dtype))
     num_chunks = -(-num_nodes // batch_size)
     total, _ = jax.lax.scan(add_chunk, first, jnp.arange(1, num_chunks, dtype=jnp.int32))
     return total
@@ -112,9 +116,13 @@ def fixed_table(
     Used without `batch_size`: the table enters the compiled program as a constant, as a
     hand-written grid would, instead of being rebuilt from the node indices on every call.
     """
+    table = rule.table(dim)
+    if table is not None:
+        nodes, weights = table
+        return nodes.astype(dtype), weights.astype(dtype)
     indices = np.arange(rule.num_nodes(dim), dtype=np.int32)
-    table = jax.jit(lambda i: nodes_at(rule, i, dim, dtype, None))
-    nodes, weights = table.lower(indices).compile()(indices)  # runs now, also under an outer jit
+    jitted = jax.jit(lambda i: nodes_at(rule, i, dim, dtype, None))
+    nodes, weights = jitted.lower(indices).compile()(indices)  # runs now, also under an outer jit
     return np.asarray(nodes), np.asarray(weights)
 
 

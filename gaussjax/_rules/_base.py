@@ -89,6 +89,11 @@ class AbstractDeterministicRule(AbstractRule):
         """The rule whose difference from this one is the error indicator (None: no such rule;
         the reported error is then infinite)."""
 
+    def table(self, dim: int) -> "tuple[np.ndarray, np.ndarray] | None":
+        """All nodes (num_nodes, dim) and weights (num_nodes,) in float64 NumPy, in index order,
+        where a rule can build them without JAX (faster for large grids); None by default."""
+        return None
+
 
 class AbstractRandomRule(AbstractRule):
     r"""A rule whose nodes are drawn from a key, in independent replicates.

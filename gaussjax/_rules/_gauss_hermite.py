@@ -72,6 +72,11 @@ class GaussHermite(AbstractDeterministicRule):
         weight = jnp.prod(jnp.asarray(weights, dtype)[digits])
         return xi, weight
 
+    def table(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        nodes, weights = hermite_e_table(self.order)
+        digits = np.indices((self.order,) * dim).reshape(dim, -1)[::-1].T  # axis 0 fastest
+        return nodes[digits], np.prod(weights[digits], axis=1)
+
     def refine(self, dim: int) -> "GaussHermite | None":
         order = max(self.order + 1, math.ceil(self.order * 2 ** (1 / dim)))
         return GaussHermite(order=order) if order <= MAX_REFINED_ORDER else None

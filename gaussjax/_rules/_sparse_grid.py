@@ -49,15 +49,16 @@ def _truncated_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.convolve(a, b)[: a.size]
 
 
-def _tuples(candidates: list, births: np.ndarray, length: int, budget: int):
-    """All tuples of `length` candidates whose births add up to at most `budget`."""
-    if length == 0:
-        yield ()
-        return
-    for v in candidates:
-        if births[v] <= budget:
-            for rest in _tuples(candidates, births, length - 1, budget - births[v]):
-                yield (v, *rest)
+def _tuples(candidates: list, births: np.ndarray, length: int, budget: int) -> np.ndarray:
+    """All tuples of `length` candidates whose births add up to at most `budget`, as rows, in
+    lexicographic order of the candidates."""
+    candidates = np.asarray(candidates, dtype=np.int64)
+    tuples, spent = np.zeros((1, 0), np.int64), np.zeros(1, np.int64)
+    for _ in range(length):
+        prefix, choice = np.nonzero(spent[:, None] + births[candidates][None, :] <= budget)
+        tuples = np.concatenate([tuples[prefix], candidates[choice][:, None]], axis=1)
+        spent = spent[prefix] + births[candidates][choice]
+    return tuples
 
 
 @functools.cache
@@ -67,7 +68,8 @@ def _patterns(rules: tuple[int, ...], dim: int) -> list[tuple[np.ndarray, np.nda
     A grid point with nonzero coordinates $v_1..v_s$ (on any s axes) has the Smolyak weight
     $\sum_{|i| \le L} \prod_k \delta_{i_k}(x_k)$, the sum of the coefficients of $z^0..z^L$ in
     $\prod_k D_{v_k}(z)\, D_0(z)^{d-s}$ with $D_v(z) = \sum_i \delta_i(v) z^i$; it depends on the
-    tuple and s only, not on which axes carry it.
+    tuple and s only, not on which axes carry it. The products of polynomials (truncated at
+    degree L) are computed for all tuples at once.
     """
     level = len(rules) - 1
     delta, births = _differences(rules)
@@ -77,15 +79,19 @@ def _patterns(rules: tuple[int, ...], dim: int) -> list[tuple[np.ndarray, np.nda
         zeros = np.eye(1, level + 1)[0]
         for _ in range(dim - s):
             zeros = _truncated_product(zeros, delta[:, 0])
-        tuples = list(_tuples(nonzero, births, s, level))
-        weights = [
-            functools.reduce(_truncated_product, (delta[:, v] for v in values), zeros).sum()
-            for values in tuples
-        ]
-        tuples = np.array(tuples, dtype=np.int8).reshape(len(tuples), s)
-        weights = np.array(weights)
+        tuples = _tuples(nonzero, births, s, level)
+        products = np.tile(zeros, (len(tuples), 1))
+        for position in range(s):
+            factor = delta[:, tuples[:, position]].T
+            product = np.zeros_like(products)
+            for degree in range(level + 1):
+                product[:, degree:] += (
+                    products[:, degree : degree + 1] * factor[:, : level + 1 - degree]
+                )
+            products = product
+        weights = products.sum(axis=1)
         keep = weights != 0.0  # a cancelled weight: the point is not in the grid
-        patterns.append((tuples[keep], weights[keep]))
+        patterns.append((tuples[keep].astype(np.int8), weights[keep]))
     return patterns
 
 
@@ -195,6 +201,13 @@ class SparseGrid(AbstractDeterministicRule):
         coordinates = jnp.asarray(nodes_1d, dtype)[jnp.asarray(values)[index]]
         xi = jnp.zeros(dim, dtype).at[jnp.asarray(axes)[index]].add(coordinates)
         return xi, jnp.asarray(weights, dtype)[index]
+
+    def table(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        axes, values, weights = sparse_grid_table(self.level, dim)
+        nodes_1d, _ = genz_keister_table()
+        nodes = np.zeros((len(weights), dim))
+        np.add.at(nodes, (np.arange(len(weights))[:, None], axes), nodes_1d[values])
+        return nodes, weights
 
     def refine(self, dim: int) -> "SparseGrid | None":
         return SparseGrid(level=self.level + 1) if self.level < MAX_LEVEL else None
