@@ -5,7 +5,7 @@ f underflows, and its second derivative, $f''/f - (f'/f)^2$, overflows well befo
 f's jaxpr is evaluated as usual and the logarithm of its output is pushed back through the
 operations that produced it: $\log e^a = a$, $\log|ab| = \log|a| + \log|b|$, $\log|a/b|$,
 $\log|a^p| = p\log|a|$, $\log\sigma(a) = -\mathrm{softplus}(-a)$, $\log\prod_k a_k = \sum_k
-\log|a_k|$, through shape operations and nested `jit` calls; anywhere else, $\log|v|$ of the value.
+\log|a_k|$, through reshapes and nested `jit` calls; anywhere else, $\log|v|$ of the value.
 The result is the same function, written so that JAX differentiates it stably.
 """
 
@@ -22,11 +22,11 @@ SHAPE_OPERATIONS = {
     "copy",
     "copy_p",
     "convert_element_type",
-    "slice",
-    "dynamic_slice",
-    "gather",
     "rev",
 }
+"""Operations that move every element of their operand into the result, so that the logarithm
+commutes with them. Selections (slice, gather) do not: the logarithms of the elements they drop
+could be -inf, and their zero derivative times an infinite one is NaN."""
 
 
 def log_abs(f, x: jax.Array) -> jax.Array:

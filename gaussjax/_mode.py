@@ -61,9 +61,11 @@ def newton(psi: Callable, static, max_steps: int, tolerance: float, theta, z0: A
             t, _, j = search
             return t / 2, safe_psi(z + (t / 2) * direction), j + 1
 
+        slack = 16 * jnp.finfo(z.dtype).eps * (1 + jnp.abs(value))  # rounding, near the mode
+
         def rejected(search):
             t, new_value, j = search
-            return (new_value < value + ARMIJO * t * decrement) & (j < MAX_HALVINGS)
+            return (new_value < value + ARMIJO * t * decrement - slack) & (j < MAX_HALVINGS)
 
         start = (jnp.ones((), z.dtype), safe_psi(z + direction), 0)
         t, _, _ = jax.lax.while_loop(rejected, halve, start)

@@ -6,9 +6,10 @@ budget), evaluated in order by a chain of `lax.cond`s that skip every rung once 
 tolerance. The value comes out of the rung that met it, differentiable as that rule's value is
 (reverse mode goes through `cond`, not through a `while_loop`).
 
-A rung's error is its difference from the previous rung of its family (for the first rung, from
-the rule's own error reference); for a random rule, three standard errors of its replicates.
-The difference from a much coarser rule over-estimates the finer rule's error once the family
+A rung's error is its difference from the previous rung of its family, so a deterministic
+family's first rung is never accepted (two coarse rules, such as Gauss-Hermite of orders 1 and
+2, can agree by accident); for a random rule, three standard errors of its replicates. The
+difference from a much coarser rule over-estimates the finer rule's error once the family
 converges, which is the side to err on. Under `vmap` every rung is evaluated (`cond` becomes
 `select`), so the cost is that of the whole ladder, still within the budget.
 """
@@ -22,7 +23,6 @@ from ._errors import Estimate, estimate_integral
 from ._estimators._pathwise import _pathwise_problem
 from ._laplace import Laplace, adapted, fit, prepared
 from ._rules import (
-    AbstractDeterministicRule,
     AbstractRandomRule,
     GaussHermite,
     QuasiMonteCarlo,
@@ -49,7 +49,7 @@ class Rung:
     variant: int  # index into the variants: the problem as given, or on its Laplace fit
     rule: object
     cost: int  # evaluations of f
-    first: bool  # the family's first rung, whose error comes from the rule's reference
+    first: bool  # the family's first rung: no previous rung to compare with
 
 
 def refine(problem, must_reach: bool) -> Estimate:
@@ -101,8 +101,8 @@ def _run(rung: Rung, variant, tolerance):
             value = estimate.value
             error = jax.tree.map(lambda e: CONFIDENCE * e, estimate.error)
         elif rung.first:
-            estimate = estimate_integral(chosen)
-            value, error = estimate.value, estimate.error
+            value = chosen.integrate()
+            error = jax.tree.map(lambda v: jnp.full_like(v, jnp.inf), value)
         else:
             value = chosen.integrate()
             previous = carry["last"][rung.family]
@@ -173,9 +173,6 @@ def _ladder(variants, families, problem, budget: int) -> list[Rung]:
         dim, first, envelope = variant.dim, True, 0
         while rule is not None:
             nodes = rule.num_nodes(dim)
-            if first and isinstance(rule, AbstractDeterministicRule):
-                reference = rule.error_reference()
-                nodes += reference.num_nodes(dim) if reference is not None else 0
             if nodes * per_evaluation > budget // BUDGET_SHARE or (
                 problem.batch_size is None and rule.num_nodes(dim) > MAX_NODES_UNBATCHED
             ):

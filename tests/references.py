@@ -3,6 +3,7 @@ and the question's parameterisation (the functions of `gaussjax._example`, with 
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
@@ -85,3 +86,27 @@ def parameterisation(n: int):
 
     K = 0.5 * C + 0.1
     return mean_fn, cov_fn, K
+
+
+def logistic_likelihood(n: int, observations: int, seed: int = 0, scale: float = 0.5):
+    """f(x) = prod_k sigmoid(y_k a_k^T x) and log f, for data drawn from a logistic model with
+    weakly informative features a_k ~ N(0, scale^2 I)."""
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(observations, n)) * scale
+    truth = rng.normal(size=n)
+    labels = np.where(rng.uniform(size=observations) < 1 / (1 + np.exp(-features @ truth)), 1, -1)
+    margins = jnp.asarray(labels[:, None] * features)
+
+    def f(x):
+        return jnp.prod(jax.nn.sigmoid(margins @ x))
+
+    def log_f(x):
+        return jnp.sum(jax.nn.log_sigmoid(margins @ x))
+
+    return f, log_f
+
+
+def student_kernel(m, P, nu: float):
+    """f(x) = (1 + (x - m)^T P (x - m) / nu)^(-(nu + n) / 2), a multivariate t kernel."""
+    n = np.shape(m)[0]
+    return lambda x: (1 + (x - m) @ P @ (x - m) / nu) ** (-(nu + n) / 2)

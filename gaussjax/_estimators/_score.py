@@ -19,12 +19,15 @@ score estimate, and `grad`, `jacrev`, `jacfwd` and `hessian` all work (order k c
 degree 2k, $r^{2k}$ numbers per output of f).
 
 The baseline c is a constant: $E[(f - c)\,\cdot]$ has the same derivatives as $E[f]$ because
-every derivative of $E[\varphi]$ vanishes. c is the rule's own value of Z at the current point.
-For a rule of independent samples (`MonteCarlo`) the moments are also scaled by $N/(N-1)$, which
-is the leave-one-out baseline $c_{-i} = \frac{1}{N-1}\sum_{j \ne i} f(x_j)$, independent of
-sample i, and so exactly unbiased at every order. The points of a scrambled net
-(`QuasiMonteCarlo`) are not independent, so there c is the plain value, as for deterministic
-rules: its correlation with the points enters only through $c \sum_i w_i s(\xi_i)$, whose
+every derivative of $E[\varphi]$ vanishes. It is a control variate against sampling noise, so it
+is subtracted for random rules only: on a deterministic rule $c \sum_i w_i s(\xi_i)$ is zero
+where the rule integrates the score s exactly, and a rule error where it does not (rules on a
+Laplace fit, whose weights carry a ratio of densities), never a gain. For random rules c is the
+rule's own value of Z at the current point. For a rule of independent samples (`MonteCarlo`) the
+moments are also scaled by $N/(N-1)$, which is the leave-one-out baseline $c_{-i} =
+\frac{1}{N-1}\sum_{j \ne i} f(x_j)$, independent of sample i, and so exactly unbiased at every
+order. The points of a scrambled net (`QuasiMonteCarlo`) are not independent, so there c is the
+plain value: its correlation with the points enters only through $c \sum_i w_i s(\xi_i)$, whose
 second factor has mean zero and is itself a QMC error, so the bias is of the order of the
 product of two QMC errors.
 
@@ -56,11 +59,12 @@ class Score(AbstractEstimator):
     $$\frac{dZ}{d\mu} = E[(f(x) - c)\, L^{-\top}\xi], \qquad
       \frac{dZ}{d\Sigma} = \tfrac12 L^{-\top} E[(f(x) - c)(\xi\xi^\top - I)] L^{-1},$$
 
-    computed on the rule's nodes; higher derivatives are score estimates too. The baseline c
-    (default) is the rule's own value of Z, and for a rule of independent samples (`MonteCarlo`)
-    the leave-one-out mean of the other samples, which keeps the estimate unbiased;
-    `baseline=False` uses c = 0. Parameters that f closes over get ordinary pathwise
-    derivatives. `estimator="score"` is `gj.Score()`.
+    computed on the rule's nodes; higher derivatives are score estimates too. The baseline c, a
+    control variate, applies to random rules (deterministic rules use c = 0): the rule's own
+    value of Z, and for a rule of independent samples (`MonteCarlo`) the leave-one-out mean of
+    the other samples, which keeps the estimate unbiased; `baseline=False` uses c = 0.
+    Parameters that f closes over get ordinary pathwise derivatives. `estimator="score"` is
+    `gj.Score()`.
 
     Args:
         baseline: subtract the baseline c (True) or not (False).
@@ -102,9 +106,10 @@ class Score(AbstractEstimator):
         independent = isinstance(rule, AbstractRandomRule) and rule.has_independent_samples(
             problem.dim
         )
-        scale = num_nodes / (num_nodes - 1) if self.baseline and independent else 1.0
+        baseline = self.baseline and isinstance(rule, AbstractRandomRule)
+        scale = num_nodes / (num_nodes - 1) if baseline and independent else 1.0
         mean, factor, others, static = _split(problem)
-        return _value(static, scale, mean, factor, others)
+        return _value(static, baseline, scale, mean, factor, others)
 
 
 def _split(problem):
@@ -151,19 +156,18 @@ def _moments_jvp(order: int, static, primals, tangents):
 _moments.defjvp(_moments_jvp, symbolic_zeros=True)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
-def _value(static, scale: float, mean, factor, others) -> PyTree:
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
+def _value(static, baseline: bool, scale: float, mean, factor, others) -> PyTree:
     """E_rule[f] as a custom_jvp function of (mean, factor, others): score tangents."""
     return _raw_moments(0, static, mean, factor, others)[0][0]
 
 
-def _value_jvp(static, scale: float, primals, tangents):
+def _value_jvp(static, baseline: bool, scale: float, primals, tangents):
     mean, factor, others = primals
     dmean, dfactor, dothers = tangents
     with_f, powers = _moments(2, static, mean, factor, others)
     z = with_f[0]
     # the baseline c is a constant (stop_gradient): E[(f - c) phi] has E[f phi]'s derivatives
-    baseline = static.estimator.baseline
     center = jax.lax.stop_gradient(z) if baseline else jax.tree.map(jnp.zeros_like, z)
     centered = tuple(
         jax.tree.map(lambda m, c, p=p: scale * (m - _outer(c, p)), m_j, center)
