@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._problem import Problem
+from ._projection import project
 from ._rules import AbstractDeterministicRule, AbstractRule, Replicate
 from ._rules._base import PyTree
 
@@ -26,11 +27,17 @@ class Estimate(eqx.Module):
         error: for a random rule, the standard error; for a deterministic rule, the absolute
             difference from its reference rule (coarser, or for the degree-3 rules the
             degree-5 cubature): an error indicator, usually an over-estimate of the rule's error
-            once it has converged, not a bound.
+            once it has converged, not a bound. Exactly 0 where `exact`.
+        dim: the dimension the rule ran in: n, the rank r of `cov_factor`, or k < n after a
+            projection (`projection=W`, or found in f's program). None where `exact`.
+        exact: True where the value is a closed form (f a `gj.integrands` integrand): no rule
+            ran, and the error is 0.
     """
 
     value: PyTree
     error: PyTree
+    dim: int | None = eqx.field(static=True, default=None)
+    exact: bool = eqx.field(static=True, default=False)
 
 
 def against_reference(evaluate: Callable[[AbstractRule], PyTree], rule) -> Estimate:
@@ -62,14 +69,29 @@ def over_replicates(stacked: PyTree) -> Estimate:
 
 def estimate_integral(problem: Problem) -> Estimate:
     """E[f(x)] and its error, f traced no more often than the rules it evaluates."""
+    problem = project(problem)
+    if problem.exact:
+        return exactly(problem.integrate())
     rule = problem.rule
     if isinstance(rule, AbstractDeterministicRule):
-        return against_reference(lambda r: problem.replace(rule=r).integrate(), rule)
-    if rule.has_independent_samples(problem.dim):
-        return _from_independent_samples(problem)
-    blocks = jnp.arange(rule.num_replicates, dtype=jnp.int32)
-    stacked = jax.vmap(lambda b: problem.replace(rule=Replicate(rule, b)).integrate())(blocks)
-    return over_replicates(stacked)
+        estimate = against_reference(lambda r: problem.replace(rule=r).integrate(), rule)
+    elif rule.has_independent_samples(problem.dim):
+        estimate = _from_independent_samples(problem)
+    else:
+        blocks = jnp.arange(rule.num_replicates, dtype=jnp.int32)
+        stacked = jax.vmap(lambda b: problem.replace(rule=Replicate(rule, b)).integrate())(blocks)
+        estimate = over_replicates(stacked)
+    return in_dimension(estimate, problem.dim)
+
+
+def exactly(value: PyTree) -> Estimate:
+    """A closed-form value: error 0, no rule."""
+    return Estimate(value=value, error=jax.tree.map(jnp.zeros_like, value), exact=True)
+
+
+def in_dimension(estimate: Estimate, dim: int) -> Estimate:
+    """The estimate, marked with the dimension its rule ran in."""
+    return Estimate(value=estimate.value, error=estimate.error, dim=dim)
 
 
 class _WithSquare(eqx.Module):

@@ -23,6 +23,8 @@ def expectation(
     estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    exact: bool = True,
+    projection: Float[Array, "n k"] | str | None = "auto",
 ) -> PyTree:
     r"""The expected value $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, by a rule on $N(0, I)$:
 
@@ -48,14 +50,24 @@ def expectation(
             needs a covariance of full rank), or `gj.Pathwise()` / `gj.Score(baseline=...)`.
         key: a `jax.random` key, required by random rules.
         batch_size: evaluate the nodes this many at a time, in bounded memory.
+        exact: if f is a `gj.integrands` integrand (which knows its expectation in closed
+            form), use the closed form: value and every derivative exact, and rule,
+            estimator, key and batch_size unused. False integrates it by the rule like any f.
+        projection: W of shape (n, k) for an f that takes $y = W^\top x$ of shape (k,): the
+            rule runs in k dimensions on $y \sim N(W^\top\mu, W^\top\Sigma W)$,
+            differentiable in mean, covariance and W. "auto" (default): if f's program uses x
+            only through products with constant matrices (`w @ x`, `x @ W`, `A @ x`, with
+            values known when f is traced) whose columns span k < r dimensions, integrate in
+            those k dimensions (exact to rounding: f is evaluated at points of that subspace,
+            where it takes every value it takes elsewhere). None: never project.
 
     Returns:
         A pytree shaped like f(x), in the dtype of mean and covariance.
 
     Raises:
-        ValueError: wrong shapes, not exactly one covariance argument, a random rule without
-            key, too many nodes; at run time (under `jit` too) a covariance that is not
-            positive definite. With estimator="score": cov_factor of shape
+        ValueError: wrong shapes (of a projection too), not exactly one covariance argument, a
+            random rule without key, too many nodes; at run time (under `jit` too) a
+            covariance that is not positive definite. With estimator="score": cov_factor of shape
             (n, r) with r < n (no density), and at run time a singular factor. With
             estimator="pathwise", when differentiated in mean or covariance: an f that calls
             `jax.pure_callback`, or that depends on x only through operations with zero
@@ -75,6 +87,7 @@ def expectation(
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    options |= dict(exact=exact, projection=projection)
     return resolve("gj.expectation", f, mean, covariance, **options).integrate()
 
 
@@ -90,6 +103,8 @@ def estimate(
     estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    exact: bool = True,
+    projection: Float[Array, "n k"] | str | None = "auto",
 ) -> Estimate:
     r"""$E[f(x)]$ as `gj.expectation` computes it, with an error estimate beside it.
 
@@ -106,14 +121,24 @@ def estimate(
 
     The deterministic ones are indicators, not bounds: reliable once the rule converges, they can
     be small by accident (odd integrands, symmetric errors, kinks). Same arguments as
-    `gj.expectation`; the value is differentiable the same way.
+    `gj.expectation`; the value is differentiable the same way. For a `gj.integrands` integrand
+    (with `exact=True`) the value is its closed form and the error 0: `est.exact` says so.
+    `est.dim` is the dimension the rule ran in (smaller than n after a projection, given or
+    found in f's program).
 
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
         >>> est = gj.estimate(jnp.cos, jnp.zeros(1), jnp.eye(1), rule=gj.GaussHermite(order=8))
         >>> bool(jnp.allclose(est.value, jnp.exp(-0.5))), bool(est.error < 1e-4)
         (True, True)
+        >>> w = jnp.array([1.0, 2.0, -1.0])                  # a ridge: rule runs in 1 dimension
+        >>> gj.estimate(lambda x: jnp.cos(w @ x), jnp.zeros(3), jnp.eye(3)).dim
+        1
+        >>> exact = gj.estimate(gj.integrands.Cos(a=w), jnp.zeros(3), jnp.eye(3))
+        >>> round(float(exact.value), 6), float(exact.error), exact.exact   # exp(-3), exactly
+        (0.049787, 0.0, True)
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    options |= dict(exact=exact, projection=projection)
     return estimate_integral(resolve("gj.estimate", f, mean, covariance, **options))

@@ -16,9 +16,12 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._covariance import mean_and_factor
 from ._default_rule import default_rule
 from ._estimators import AbstractEstimator, resolve_estimator
+from ._find_projection import Lifted, find_projection
+from ._projection import check_projection, project, projected_dim
 from ._rules import AbstractRandomRule, AbstractRule
 from ._rules._base import PyTree
 from ._weighted_sum import MAX_NODES, MAX_NODES_UNBATCHED, weighted_sum
+from .integrands import AbstractIntegrand
 
 
 class Integrand(eqx.Module):
@@ -43,17 +46,22 @@ class Problem(eqx.Module):
     compute it: what an estimator receives.
 
     Attributes:
-        f: the integrand, a callable pytree mapping x of shape (n,) to a pytree of arrays.
+        f: the integrand, a callable pytree mapping x of shape (n,) (with a projection, y of
+            shape (k,)) to a pytree of arrays.
         mean: $\mu$, shape (n,), floating.
         factor: L, shape (n, r), with $\Sigma = L L^\top$.
-        rule: the rule on $N(0, I_r)$.
+        rule: the rule on $N(0, I_d)$, d = `dim`.
         estimator: how derivatives flow back (`gj.Pathwise()`, `gj.Score()`, ...).
         key: the key of a random rule (None for a deterministic one).
         batch_size: nodes per chunk (None: all at once).
         caller: the public function the user called, for error messages.
+        projection: W of shape (n, k) when f is a function of $y = W^\top x$ (given, or found
+            in f's program), else None.
+        exact: whether f is a `gj.integrands` integrand whose closed form is used.
 
-    Built by every entry point from its arguments; estimators (`gj.AbstractEstimator`) receive
-    it.
+    Built by every entry point from its arguments. `integrate()` first applies the projection
+    stage (`mean` becomes $W^\top\mu$, `factor` a k-column factor of $W^\top\Sigma W$), so
+    estimators (`gj.AbstractEstimator`) receive the problem in the dimension the rule runs in.
 
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
@@ -73,19 +81,26 @@ class Problem(eqx.Module):
     key: PRNGKeyArray | None
     batch_size: int | None = eqx.field(static=True)
     caller: str = eqx.field(static=True)
+    projection: Float[Array, "n k"] | None = None
+    exact: bool = eqx.field(static=True, default=False)
 
     @property
     def dim(self) -> int:
-        """r, the dimension the rule runs in."""
-        return self.factor.shape[1]
+        """The dimension the rule runs in: r, or min(k, r) with a projection of k columns."""
+        return projected_dim(self.factor.shape, self.projection)
 
     def weighted_sum(self, g: Callable[[Float[Array, " r"]], PyTree]) -> PyTree:
         r"""$\sum_i w_i\, g(\xi_i)$ over the rule's nodes, chunked by `batch_size`."""
         return weighted_sum(g, self.rule, self.dim, self.mean.dtype, self.key, self.batch_size)
 
     def integrate(self) -> PyTree:
-        """E[f(x)] by the rule, differentiable as the estimator says."""
-        return self.estimator.integrate(self)
+        """E[f(x)]: the closed form if `exact`, else by the rule, differentiable as the
+        estimator says; after the projection stage in both cases."""
+        problem = project(self)
+        if problem.exact:
+            cov = problem.factor @ problem.factor.T
+            return jnp.asarray(problem.f.expectation(problem.mean, cov), problem.mean.dtype)
+        return problem.estimator.integrate(problem)
 
     def replace(self, **changes) -> "Problem":
         """The same problem with some attributes replaced (e.g. another rule or key)."""
@@ -112,16 +127,32 @@ def resolve(
     estimator,
     key,
     batch_size,
+    exact: bool = True,
+    projection="auto",
     scalar: bool = False,
 ) -> Problem:
     """Validate an entry point's arguments once and return the `Problem` they describe.
 
     `covariance` maps each covariance keyword (cov, scale_tril, cov_factor, cov_diag) to its
     value or None; `scalar` requires f to return a scalar (for gradients and chain rules).
+    `projection` is W (f a function of W^T x), None, or "auto" (look for W in f's program).
     """
     mean, factor = mean_and_factor(mean, covariance, caller)
-    integrand = _trace_integrand(f, mean, caller, scalar)
-    dim = factor.shape[1]
+    if not isinstance(exact, bool):
+        raise TypeError(f"{caller}: exact must be True or False, got {exact!r}.")
+    W = check_projection(projection, mean, caller)
+    point = jax.ShapeDtypeStruct(mean.shape if W is None else W.shape[1:], mean.dtype)
+    exact = exact and isinstance(f, AbstractIntegrand)
+    if exact:
+        _check_integrand(f, point, caller)
+        integrand = f
+    else:
+        integrand = _trace_integrand(f, point, caller, scalar)
+        if isinstance(projection, str):  # "auto"
+            basis = find_projection(integrand.program, integrand.consts, mean.dtype)
+            if basis is not None and basis.shape[1] < factor.shape[1]:
+                integrand, W = Lifted(integrand, basis), basis
+    dim = projected_dim(factor.shape, W)
     if rule is None:
         rule = default_rule(dim)
     elif not isinstance(rule, AbstractRule):
@@ -144,12 +175,23 @@ def resolve(
         key=key if isinstance(rule, AbstractRandomRule) else None,
         batch_size=batch_size,
         caller=caller,
+        projection=W,
+        exact=exact,
     )
-    problem.estimator.check(problem)
+    if not exact:
+        problem.estimator.check(project(problem))
     return problem
 
 
-def _trace_integrand(f, mean: Float[Array, " n"], caller: str, scalar: bool) -> Integrand:
+def _check_integrand(f: AbstractIntegrand, point: jax.ShapeDtypeStruct, caller: str) -> None:
+    if f.dim != point.shape[0]:
+        raise ValueError(
+            f"{caller}: the integrand {type(f).__name__} takes points of length {f.dim}, but the "
+            f"Gaussian (after any projection) has dimension {point.shape[0]}."
+        )
+
+
+def _trace_integrand(f, mean: jax.ShapeDtypeStruct, caller: str, scalar: bool) -> Integrand:
     """f traced once on a point shaped like mean: a callable pytree, or a clear error."""
     if not callable(f):
         raise TypeError(f"{caller}: f must be a callable x -> f(x), got {type(f).__name__}.")
