@@ -55,11 +55,13 @@ def expectation(
             estimator, key and batch_size unused. False integrates it by the rule like any f.
         projection: W of shape (n, k) for an f that takes $y = W^\top x$ of shape (k,): the
             rule runs in k dimensions on $y \sim N(W^\top\mu, W^\top\Sigma W)$,
-            differentiable in mean, covariance and W. "auto" (default): if f's program uses x
-            only through products with constant matrices (`w @ x`, `x @ W`, `A @ x`, with
-            values known when f is traced) whose columns span k < r dimensions, integrate in
-            those k dimensions (exact to rounding: f is evaluated at points of that subspace,
-            where it takes every value it takes elsewhere). None: never project.
+            differentiable in mean, covariance and W. "auto" (default): when `rule` is not
+            given and f's program uses x only through products with constant matrices
+            (`w @ x`, `x @ W`, `A @ x`, values known when f is traced) whose columns span
+            k < r dimensions, and makes no kink (`jnp.maximum`, `relu`, a comparison), the
+            default rule runs in those k dimensions (exact to rounding: f is evaluated on that
+            subspace, where it takes all its values). A rule you pass runs in the dimension it
+            was chosen for, n (or r). None: never project.
 
     Returns:
         A pytree shaped like f(x), in the dtype of mean and covariance.

@@ -148,7 +148,7 @@ def resolve(
         integrand = f
     else:
         integrand = _trace_integrand(f, point, caller, scalar)
-        if isinstance(projection, str):  # "auto"
+        if isinstance(projection, str) and rule is None:  # "auto", and we choose the rule
             basis = find_projection(integrand.program, integrand.consts, mean.dtype)
             if basis is not None and basis.shape[1] < factor.shape[1]:
                 integrand, W = Lifted(integrand, basis), basis

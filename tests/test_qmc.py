@@ -19,9 +19,6 @@ def f(x):
     return jnp.exp(A @ x)
 
 
-NO_PROJECTION = dict(projection=None)  # the rule in DIM dimensions, not the ridge's 1
-
-
 def sobol_points(num, dim):
     """Unscrambled Sobol points in natural order, from the direction numbers, in NumPy."""
     v = sobol_directions(dim).astype(np.uint64)
@@ -75,21 +72,16 @@ def test_scrambled_blocks_keep_the_net_property():
 def test_value_does_not_depend_on_batch_size():
     rule, key = gj.QuasiMonteCarlo(num_samples=512), jax.random.key(1)
     mean, cov = jnp.zeros(DIM), jnp.eye(DIM)
-    options = dict(rule=rule, key=key, **NO_PROJECTION)
-    whole = jax.jit(lambda m: gj.expectation(f, m, cov, **options))(mean)
-    chunked = jax.jit(lambda m: gj.expectation(f, m, cov, batch_size=100, **options))(mean)
-    est = jax.jit(lambda m: gj.estimate(f, m, cov, **options))(mean)
+    whole = jax.jit(lambda m: gj.expectation(f, m, cov, rule=rule, key=key))(mean)
+    chunked = jax.jit(lambda m: gj.expectation(f, m, cov, rule=rule, key=key, batch_size=100))(mean)
+    est = jax.jit(lambda m: gj.estimate(f, m, cov, rule=rule, key=key))(mean)
     assert jnp.allclose(whole, chunked, rtol=1e-12) and jnp.allclose(whole, est.value, rtol=1e-12)
 
 
 def repeated(rule, trials, seed=0):
     keys = jax.random.split(jax.random.key(seed), trials)
     run = jax.jit(
-        jax.vmap(
-            lambda k: gj.estimate(
-                f, jnp.zeros(DIM), jnp.eye(DIM), rule=rule, key=k, **NO_PROJECTION
-            )
-        )
+        jax.vmap(lambda k: gj.estimate(f, jnp.zeros(DIM), jnp.eye(DIM), rule=rule, key=k))
     )
     est = run(keys)
     return np.asarray(est.value) - TRUE, np.asarray(est.error)

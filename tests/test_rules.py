@@ -164,12 +164,7 @@ def test_estimate_gives_a_finite_error_that_covers_a_smooth_case(rule):
     a = jnp.array([0.3, -0.2, 0.1])
     est = jax.jit(
         lambda m: gj.estimate(
-            lambda x: jnp.exp(a @ x),
-            m,
-            jnp.eye(3),
-            rule=rule,
-            key=jax.random.key(2),
-            projection=None,  # the rule in 3 dimensions, not the ridge's 1
+            lambda x: jnp.exp(a @ x), m, jnp.eye(3), rule=rule, key=jax.random.key(2)
         )
     )(jnp.zeros(3))
     true = jnp.exp(a @ a / 2)

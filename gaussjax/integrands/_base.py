@@ -94,10 +94,10 @@ class AbstractIntegrand(eqx.Module):
         return self * -1.0
 
     def __sub__(self, other):
-        return self + (-other if isinstance(other, AbstractIntegrand) else _not_integrand(other))
+        return self + (-other if isinstance(other, AbstractIntegrand) else other)
 
     def __rsub__(self, other):
-        return _not_integrand(other)
+        return -self + other
 
     def __mul__(self, other):
         from ._combinations import multiply
@@ -119,10 +119,3 @@ class AbstractIntegrand(eqx.Module):
         for _ in range(power - 1):
             result = result * self
         return result
-
-
-def _not_integrand(other):
-    raise TypeError(
-        f"An integrand adds to another integrand only, got {type(other).__name__}; for a "
-        "constant c use gj.integrands.Polynomial(coefficients=[c], exponents=[[0] * n])."
-    )

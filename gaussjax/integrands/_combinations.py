@@ -181,7 +181,10 @@ def _check_parts(name: str, parts) -> None:
 def add(a: AbstractIntegrand, b) -> AbstractIntegrand:
     """a + b, sums flattened."""
     if not isinstance(b, AbstractIntegrand):
-        return NotImplemented
+        raise TypeError(
+            f"An integrand adds to another integrand only, got {type(b).__name__}; for a "
+            "constant c use gj.integrands.Polynomial(coefficients=[c], exponents=[[0] * n])."
+        )
 
     def parts(f):
         return f.parts if isinstance(f, Sum) else (f,)
