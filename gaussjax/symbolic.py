@@ -19,6 +19,7 @@ Example:
 from collections.abc import Callable, Sequence
 
 import jax.numpy as jnp
+import numpy as np
 import sympy
 
 from .integrands._moments import monomial_moments
@@ -107,8 +108,8 @@ def to_jax(expr, symbols: Sequence) -> Callable:
         >>> float(f(jnp.array([2.0, 1.0])))
         7.0
     """
-    groups = [s if isinstance(s, sympy.Symbol) else _symbol_array(s) for s in symbols]
-    flat = [s for g in groups for s in ([g] if isinstance(g, sympy.Symbol) else list(g))]
+    groups = [s if isinstance(s, sympy.Symbol) else _symbol_list(s) for s in symbols]
+    flat = [s for g in groups for s in ([g] if isinstance(g, sympy.Symbol) else g)]
     if len(set(flat)) != len(flat):
         raise ValueError("gaussjax.symbolic.to_jax: a symbol appears twice in symbols.")
     is_matrix = isinstance(expr, sympy.MatrixBase)
@@ -130,11 +131,12 @@ def to_jax(expr, symbols: Sequence) -> Callable:
     return function
 
 
-def _symbol_array(group) -> sympy.Array:
-    array = sympy.Array(group)
-    if not all(isinstance(s, sympy.Symbol) for s in array):
+def _symbol_list(group) -> list:
+    """The symbols of a Matrix or nested list, in row-major order (as jnp.reshape(a, -1))."""
+    entries = list(np.asarray(group, dtype=object).ravel())
+    if not entries or not all(isinstance(s, sympy.Symbol) for s in entries):
         raise ValueError(f"gaussjax.symbolic.to_jax: symbols must be Symbols, got {group}.")
-    return array
+    return entries
 
 
 def _check(x, mean, cov) -> tuple[list, sympy.Matrix, sympy.Matrix]:
