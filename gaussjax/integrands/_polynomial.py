@@ -102,7 +102,8 @@ class Polynomial(AbstractIntegrand):
 def moments(exponents, mean: Array, cov: Array) -> list:
     """E[x^e] for each row e of exponents, as JAX scalars (mean may be complex)."""
     one = jnp.ones((), jnp.result_type(mean, cov))
-    return monomial_moments(exponents, lambda i, v: mean[i] * v, lambda i, k: cov[i, k], one)
+    means, covs = list(mean), [list(row) for row in cov]  # sliced once, not per moment
+    return monomial_moments(exponents, lambda i, v: means[i] * v, lambda i, k: covs[i][k], one)
 
 
 class Quadratic(AbstractIntegrand):

@@ -63,13 +63,15 @@ class AbstractRidge(AbstractIntegrand):
         slope, residual = s / v, cov - jnp.outer(s, s) / v
         size = polynomial.degree + 1  # E[p(x) | tau] = sum_j q_j tau^j, j < size
 
+        means, slopes, residuals = list(mean), list(slope), [list(row) for row in residual]
+
         def times_mean(i, value):  # value holds coefficients of powers of tau
             shifted = jnp.concatenate([jnp.zeros(1, value.dtype), value[:-1]])
-            return mean[i] * value + slope[i] * shifted
+            return means[i] * value + slopes[i] * shifted
 
         one = jnp.zeros(size, jnp.result_type(mean, cov)).at[0].set(1.0)
         monomials = monomial_moments(
-            polynomial.exponents, times_mean, lambda i, k: residual[i, k], one
+            polynomial.exponents, times_mean, lambda i, k: residuals[i][k], one
         )
         q = polynomial.coefficients @ jnp.stack(monomials)
         return q @ self.moments(self.w @ mean + self.offset, v, size - 1)
