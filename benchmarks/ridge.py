@@ -72,6 +72,29 @@ def main():
     )
     dim = gj.estimate(f, mean_fn(K), cov_fn(K)).dim
     print(f"\ngj.estimate(f, mean, cov).dim = {dim}")
+    kink()
+
+
+def kink():
+    """Why a kinked f is not projected automatically: max(w^T x, 0) at n = 3."""
+    n = 3
+    w, mean = jnp.linspace(0.6, -0.4, n), jnp.linspace(0.2, -0.1, n)
+    cov = 0.5 * jnp.eye(n) + 0.1
+    exact = jax.grad(lambda m: gj.expectation(gj.integrands.ReLU(w=w), m, cov))(mean)
+    print("\nReLU max(w^T x, 0), n = 3, dZ/dmu against the closed form, default rules:\n")
+    print("| rule | runs in | nodes | dZ/dmu relative error |")
+    print("|---|---|---|---|")
+    for f, projection, rule in [
+        (lambda x: jnp.maximum(w @ x, 0.0), None, gj.default_rule(n)),
+        (lambda y: jnp.maximum(y[0], 0.0), w[:, None], gj.default_rule(1)),
+    ]:
+        z = lambda m: gj.expectation(f, m, cov, rule=rule, projection=projection)  # noqa: B023, E731
+        got = jax.jit(jax.grad(z))(mean)
+        err = float(jnp.linalg.norm(got - exact) / jnp.linalg.norm(exact))
+        dims = n if projection is None else 1
+        print(
+            f"| {rule} | {dims} dim{'s' if dims > 1 else ''} | {rule.num_nodes(dims):,} | {err:.1e} |"
+        )
 
 
 if __name__ == "__main__":
