@@ -92,9 +92,8 @@ def kink():
         got = jax.jit(jax.grad(z))(mean)
         err = float(jnp.linalg.norm(got - exact) / jnp.linalg.norm(exact))
         dims = n if projection is None else 1
-        print(
-            f"| {rule} | {dims} dim{'s' if dims > 1 else ''} | {rule.num_nodes(dims):,} | {err:.1e} |"
-        )
+        where = f"{dims} dim" + ("s" if dims > 1 else "")
+        print(f"| {rule} | {where} | {rule.num_nodes(dims):,} | {err:.1e} |")
 
 
 if __name__ == "__main__":
