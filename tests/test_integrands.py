@@ -177,23 +177,20 @@ def test_entry_points_say_the_answer_is_exact(key):
     assert grad.exact and all(jnp.all(e == 0) for e in grad.error)
     for got in (grad.value, *methods):
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-14), got, want)
-    numeric = gj.estimate(f, MEAN, COV, exact=False, rule=gj.GaussHermite(order=6))
+    numeric = gj.estimate(f, MEAN, COV, exact=False, rule=gj.GaussHermite(order=2))
     assert not numeric.exact and numeric.dim == 2 and numeric.error > 0
 
 
-def test_chain_rule_is_exact_and_parameters_of_the_integrand_are_differentiable():
+def test_parameters_of_the_integrand_are_differentiable():
+    # dZ/dK and dZ/dw of a probit times an exponential: the closed form against the rule (the
+    # integrand's arrays are leaves, so both paths differentiate in them)
     K = jnp.array([[0.5, -0.2], [0.1, 0.4]])
-    mean_fn = lambda K: jnp.tanh(K) @ jnp.array([0.7, -0.4])  # noqa: E731
-    cov_fn = lambda K: 0.3 * jnp.eye(2) + 0.2 * K @ K.T  # noqa: E731
 
     def z_of(K, w, exact):
         f = gi.Probit(w=w, b=0.2) * EXP_LINEAR
-        return gj.expectation(f, mean_fn(K), cov_fn(K), exact=exact)
+        mean, cov = jnp.tanh(K) @ jnp.array([0.7, -0.4]), 0.3 * jnp.eye(2) + 0.2 * K @ K.T
+        return gj.expectation(f, mean, cov, exact=exact, rule=gj.GaussHermite(order=20))
 
-    report = jax.jit(lambda K: gj.chain_rule(PROBIT * EXP_LINEAR, mean_fn, cov_fn, K))(K)
-    direct = jax.grad(lambda K: (PROBIT * EXP_LINEAR).expectation(mean_fn(K), cov_fn(K)))(K)
-    np.testing.assert_allclose(report.dZ_dK, direct, rtol=1e-13)
-    np.testing.assert_allclose(report.contraction, report.dZ_dK, rtol=1e-12)
     exact, numeric = jax.jit(
         lambda K, w: [jax.grad(z_of, argnums=(0, 1))(K, w, e) for e in (True, False)]
     )(K, W)

@@ -123,13 +123,13 @@ def test_score_random_rules_and_batch_size_through_the_stage():
     @jax.jit
     def run(m, c):
         rule = gj.MonteCarlo(num_samples=2**12)
-        mc = gj.estimate_grad(step, m, c, rule=rule, **options)
-        chunked = gj.estimate(step, m, c, rule=rule, batch_size=1000, **options)
-        return mc, gj.estimate(step, m, c, rule=rule, **options), chunked
+        mc = gj.estimate_grad(step, m, c, rule=rule, num_repeats=8, **options)
+        chunked = gj.expectation(step, m, c, rule=rule, batch_size=1000, **options)
+        return mc, gj.expectation(step, m, c, rule=rule, **options), chunked
 
     mc, whole, chunked = run(MEAN, COV)
-    np.testing.assert_allclose(whole.value, chunked.value, rtol=1e-12)
-    assert abs(whole.value - exact(MEAN, COV)) < 5 * whole.error and whole.dim == 1
+    np.testing.assert_allclose(whole, chunked, rtol=1e-12)
+    assert abs(whole - exact(MEAN, COV)) < 0.03
     for got, error, want in zip(
         mc.value, mc.error, jax.grad(exact, (0, 1))(MEAN, COV), strict=True
     ):
