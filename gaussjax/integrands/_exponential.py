@@ -7,6 +7,7 @@ integrand is closed.
 """
 
 import abc
+import numbers
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -71,7 +72,8 @@ class ExpLinear(AbstractTilting):
         shift = cov @ self.a
         return jnp.exp(self.a @ mean + self.b + 0.5 * self.a @ shift), mean + shift, cov
 
-    def __pow__(self, power: int):
+    def __pow__(self, power: float):
+        _check_power(power)
         return ExpLinear(a=power * self.a, b=power * self.b)
 
 
@@ -130,5 +132,12 @@ class ExpQuadratic(AbstractTilting):
         tilted_cov = jnp.linalg.solve(A, cov)
         return scale, tilted_mean, (tilted_cov + tilted_cov.T) / 2
 
-    def __pow__(self, power: int):
+    def __pow__(self, power: float):
+        _check_power(power)
         return ExpQuadratic(P=power * self.P, m=self.m)
+
+
+def _check_power(power) -> None:
+    """e ** t is again an exponential for any t > 0."""
+    if not isinstance(power, numbers.Real) or isinstance(power, bool) or not power > 0:
+        raise TypeError(f"An exponential's power must be a number > 0, got {power!r}.")
