@@ -1,6 +1,7 @@
 r"""gaussjax: expectations under a Gaussian, E[f(x)] with x ~ N(mu, Sigma), and their exact
 derivatives with respect to whatever mu and Sigma are computed from."""
 
+from . import integrands as integrands
 from ._chain_rule import ChainRule as ChainRule
 from ._chain_rule import chain_rule as chain_rule
 from ._default_rule import default_rule as default_rule

@@ -92,6 +92,8 @@ def chain_rule(
     rtol: float | None = None,
     atol: float | None = None,
     max_evaluations: int | None = None,
+    exact: bool = True,
+    projection: Float[Array, "n k"] | str | None = "auto",
 ) -> ChainRule:
     r"""Every Jacobian in the chain $K \to (\mu, \Sigma) \to Z$, with $dZ/dK$ by `jax.grad`.
 
@@ -108,8 +110,9 @@ def chain_rule(
         K: an array or a pytree of floating arrays.
         cov_form: what `cov_fn` returns, as the keyword of `gj.expectation` it would be passed
             to: "cov" (default, $\Sigma$), "scale_tril", "cov_factor" or "cov_diag".
-        rule, estimator, key, batch_size, adapt, rtol, atol, max_evaluations: as in
-            `gj.expectation`.
+        rule, estimator, key, batch_size, adapt, rtol, atol, max_evaluations, exact,
+            projection: as in `gj.expectation`; for a `gj.integrands` integrand, every piece is
+            exact.
 
     Returns:
         A `gj.ChainRule`.
@@ -137,6 +140,7 @@ def chain_rule(
     K = _floating_pytree(K, caller)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
     options |= dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
+    options |= dict(exact=exact, projection=projection)
     covariance = dict.fromkeys(COVARIANCE_ARGUMENTS) | {cov_form: cov_fn(K)}
     problem, _, cov_value, z = z_function(caller, f, mean_fn(K), covariance, **options)
     rule, key, dtype = problem.rule, problem.key, problem.mean.dtype

@@ -6,6 +6,7 @@ the error is the standard error of their mean. The same two functions serve `gj.
 (values) and `gj.estimate_grad` (gradients); no rule ever sees f.
 """
 
+import dataclasses
 from collections.abc import Callable
 
 import equinox as eqx
@@ -30,13 +31,19 @@ class Estimate(eqx.Module):
             degree-5 cubature): an error indicator, usually an over-estimate of the rule's error
             once it has converged, not a bound. With a tolerance (rtol=, atol=, or no rule),
             the error of the rule chosen: its difference from the previous rule of its
-            family, or three standard errors of a random rule.
+            family, or three standard errors of a random rule. Exactly 0 where `exact`.
         evaluations: how many times f was evaluated for it (None where not counted).
+        dim: the dimension the rule ran in: n, the rank r of `cov_factor`, or k < n after a
+            projection (`projection=W`, or found in f's program). None where `exact`.
+        exact: True where the value is a closed form (f a `gj.integrands` integrand): no rule
+            ran, and the error is 0.
     """
 
     value: PyTree
     error: PyTree
     evaluations: Array | None = None
+    dim: int | None = eqx.field(static=True, default=None)
+    exact: bool = eqx.field(static=True, default=False)
 
 
 def against_reference(evaluate: Callable[[AbstractRule], PyTree], rule) -> Estimate:
@@ -76,14 +83,30 @@ def estimate_integral(problem: Problem) -> Estimate:
         linear = estimate_integral(exponentiated(problem, shift))
         relative = jax.tree.map(lambda e, v: e / jnp.abs(v), linear.error, linear.value)
         value = from_shifted(shift, linear.value, problem.caller)
-        return Estimate(value=value, error=jax.lax.stop_gradient(relative))
+        error = jax.lax.stop_gradient(relative)
+        return dataclasses.replace(linear, value=value, error=error)
+    evaluations = rule.num_nodes(problem.dim)
     if isinstance(rule, AbstractDeterministicRule):
-        return against_reference(lambda r: problem.replace(rule=r).integrate(), rule)
-    if rule.has_independent_samples(problem.dim):
-        return _from_independent_samples(problem)
-    blocks = jnp.arange(rule.num_replicates, dtype=jnp.int32)
-    stacked = jax.vmap(lambda b: problem.replace(rule=Replicate(rule, b)).integrate())(blocks)
-    return over_replicates(stacked)
+        estimate = against_reference(lambda r: problem.replace(rule=r).integrate(), rule)
+        reference = rule.error_reference()
+        evaluations += 0 if reference is None else reference.num_nodes(problem.dim)
+    elif rule.has_independent_samples(problem.dim):
+        estimate = _from_independent_samples(problem)
+    else:
+        blocks = jnp.arange(rule.num_replicates, dtype=jnp.int32)
+        stacked = jax.vmap(lambda b: problem.replace(rule=Replicate(rule, b)).integrate())(blocks)
+        estimate = over_replicates(stacked)
+    return in_dimension(dataclasses.replace(estimate, evaluations=evaluations), problem.dim)
+
+
+def exactly(value: PyTree) -> Estimate:
+    """A closed-form value: error 0, no rule."""
+    return Estimate(value=value, error=jax.tree.map(jnp.zeros_like, value), exact=True)
+
+
+def in_dimension(estimate: Estimate, dim: int) -> Estimate:
+    """The estimate, marked with the dimension its rule ran in."""
+    return dataclasses.replace(estimate, dim=dim)
 
 
 class _WithSquare(eqx.Module):

@@ -30,6 +30,8 @@ def expectation(
     rtol: float | None = None,
     atol: float | None = None,
     max_evaluations: int | None = None,
+    exact: bool = True,
+    projection: Float[Array, "n k"] | str | None = "auto",
 ) -> PyTree:
     r"""The expected value $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, by a rule on $N(0, I)$:
 
@@ -66,6 +68,19 @@ def expectation(
             `rule`, only when one is given, refining within the rule's family (Gauss-Hermite
             order, sparse-grid level, QMC and Monte Carlo doubling).
         max_evaluations: the budget of evaluations of f for the refinement (default 10^6).
+        exact: if f is a `gj.integrands` integrand (which knows its expectation in closed
+            form), use the closed form: value and every derivative exact, and rule,
+            estimator, key and batch_size unused. False integrates it by the rule like any f.
+        projection: W of shape (n, k) for an f that takes $y = W^\top x$ of shape (k,): the
+            rule runs in k dimensions on $y \sim N(W^\top\mu, W^\top\Sigma W)$,
+            differentiable in mean, covariance and W. "auto" (default): when `rule` is not
+            given and f's program uses x only through products with constant matrices
+            (`w @ x`, `x @ W`, `A @ x`, values known when f is traced) whose columns span
+            k < r dimensions, and makes no kink (`jnp.maximum`, `relu`, a comparison), the
+            default rule runs in those k dimensions (exact to rounding: f is evaluated on that
+            subspace, where it takes all its values). A rule you pass runs in the dimension it
+            was chosen for, n (or r). None: never project. The projection comes first: a
+            tolerance or an adaptation then works in the k dimensions.
 
     Returns:
         A pytree shaped like f(x), in the dtype of mean and covariance.
@@ -80,10 +95,10 @@ def expectation(
     under `jit`) with the error reached; `gj.estimate` returns the best value and its error.
 
     Raises:
-        ValueError: wrong shapes, not exactly one covariance argument, a random rule without
-            key, too many nodes; at run time (under `jit` too) a covariance that is not
-            positive definite, a tolerance not reached within the budget, a Laplace fit that
-            failed (f not positive at the mean, no mode found). With estimator="score":
+        ValueError: wrong shapes (of a projection too), not exactly one covariance argument, a
+            random rule without key, too many nodes; at run time (under `jit` too) a covariance
+            that is not positive definite, a tolerance not reached within the budget, a Laplace
+            fit that failed (f not positive at the mean, no mode found). With estimator="score":
             cov_factor of shape (n, r) with r < n (no density), and at run time a singular
             factor. With estimator="pathwise", when differentiated in mean or covariance: an f
             that calls `jax.pure_callback`, or that depends on x only through operations with
@@ -103,6 +118,7 @@ def expectation(
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    options |= dict(exact=exact, projection=projection)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     return value(resolve("gj.expectation", f, mean, covariance, **options, **tolerance))
 
@@ -123,6 +139,8 @@ def estimate(
     rtol: float | None = None,
     atol: float | None = None,
     max_evaluations: int | None = None,
+    exact: bool = True,
+    projection: Float[Array, "n k"] | str | None = "auto",
 ) -> Estimate:
     r"""$E[f(x)]$ as `gj.expectation` computes it, with an error estimate beside it.
 
@@ -142,15 +160,26 @@ def estimate(
     `gj.expectation`; the value is differentiable the same way. With a tolerance (no `rule`,
     or `rtol`/`atol`), the estimate of the first rule of the ladder that meets it, or of the
     best one when none does (no error is raised), and `evaluations` counts what was spent.
+    `gj.expectation`; the value is differentiable the same way. For a `gj.integrands` integrand
+    (with `exact=True`) the value is its closed form and the error 0: `est.exact` says so.
+    `est.dim` is the dimension the rule ran in (smaller than n after a projection, given or
+    found in f's program).
 
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
         >>> est = gj.estimate(jnp.cos, jnp.zeros(1), jnp.eye(1), rule=gj.GaussHermite(order=8))
         >>> bool(jnp.allclose(est.value, jnp.exp(-0.5))), bool(est.error < 1e-4)
         (True, True)
+        >>> w = jnp.array([1.0, 2.0, -1.0])                  # a ridge: rule runs in 1 dimension
+        >>> gj.estimate(lambda x: jnp.cos(w @ x), jnp.zeros(3), jnp.eye(3)).dim
+        1
+        >>> exact = gj.estimate(gj.integrands.Cos(a=w), jnp.zeros(3), jnp.eye(3))
+        >>> round(float(exact.value), 6), float(exact.error), exact.exact   # exp(-3), exactly
+        (0.049787, 0.0, True)
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    options |= dict(exact=exact, projection=projection)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     return estimate_of(resolve("gj.estimate", f, mean, covariance, **options, **tolerance))
 
@@ -171,6 +200,7 @@ def log_expectation(
     rtol: float | None = None,
     atol: float | None = None,
     max_evaluations: int | None = None,
+    projection: Float[Array, "n k"] | str | None = "auto",
 ) -> PyTree:
     r"""$\log E[e^{\ell(x)}]$, $x \sim N(\mu, \Sigma)$, computed in log space: for likelihoods
     whose $E[f]$ underflows (a product of thousands of probabilities).
@@ -189,7 +219,7 @@ def log_expectation(
     Args:
         log_f: maps one point x of shape (n,) to $\ell(x)$, an array or a pytree of arrays.
         mean, cov, scale_tril, cov_factor, cov_diag, rule, estimator, key, batch_size, adapt,
-            rtol, atol, max_evaluations: as in `gj.expectation`.
+            rtol, atol, max_evaluations, projection: as in `gj.expectation`.
 
     Returns:
         log E[exp(log_f(x))], shaped like log_f(x).
@@ -203,6 +233,7 @@ def log_expectation(
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    options |= dict(projection=projection, exact=False)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     problem = resolve("gj.log_expectation", log_f, mean, covariance, **options, **tolerance,
                       log_space=True)  # fmt: skip

@@ -8,11 +8,12 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._covariance import factor_from, validate_gaussian
-from ._errors import Estimate, against_reference, over_replicates
+from ._errors import Estimate, against_reference, exactly, in_dimension, over_replicates
 from ._estimators import AbstractEstimator
 from ._laplace import Laplace
 from ._pipeline import value
 from ._problem import Problem, resolve
+from ._projection import project
 from ._rules import AbstractDeterministicRule, AbstractRule
 
 METHODS = ("autodiff", "bonnet_price", "score")
@@ -50,6 +51,8 @@ def mean_cov_grads(
     rtol: float | None = None,
     atol: float | None = None,
     max_evaluations: int | None = None,
+    exact: bool = True,
+    projection: Float[Array, "n k"] | str | None = "auto",
 ) -> tuple[Float[Array, " n"], Array]:
     r"""$(dZ/d\mu, dZ/d\Sigma)$ for $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, computed by `method`:
 
@@ -72,8 +75,10 @@ def mean_cov_grads(
         mean: $\mu$, shape (n,).
         cov, scale_tril, cov_factor, cov_diag: exactly one, as in `gj.expectation`.
         method: "autodiff", "bonnet_price" or "score".
-        rule, key, batch_size, adapt, rtol, atol, max_evaluations: as in `gj.expectation`
-            (adapt not with "bonnet_price", whose integrands are not positive).
+        rule, key, batch_size, adapt, rtol, atol, max_evaluations, exact, projection: as in
+            `gj.expectation` (adapt not with "bonnet_price", whose integrands are not
+            positive). For a `gj.integrands` integrand (`exact=True`) every method returns the
+            gradient of the closed form.
 
     Returns:
         (dZ/dmean of shape (n,), dZ/d(covariance argument) of that argument's shape).
@@ -103,12 +108,17 @@ def mean_cov_grads(
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     estimator = "score" if method == "score" else "pathwise"
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    options |= dict(exact=exact, projection=projection)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     problem, name, cov_value, z = z_function(caller, f, mean, covariance, **options, **tolerance)
-    if method != "bonnet_price":
+    if method != "bonnet_price" or problem.exact:
         grad = jax.grad(z, argnums=(0, 1))
         return grad(problem.mean, cov_value, problem.rule, problem.key)
-    g_mean, g_cov = value(problem.replace(f=_BonnetPrice(problem.f)))
+    reduced = project(problem)  # E[grad f], 1/2 E[hess f] in y = W^T x, then mapped to x
+    g_mean, g_cov = value(reduced.replace(f=_BonnetPrice(reduced.f)))
+    if problem.projection is not None:
+        W = problem.projection
+        g_mean, g_cov = W @ g_mean, W @ g_cov @ W.T
     return g_mean, _in_covariance_argument(g_cov, name, problem.factor)
 
 
@@ -145,6 +155,8 @@ def estimate_grad(
     batch_size: int | None = None,
     adapt: "str | Laplace | bool | None" = None,
     num_repeats: int = 16,
+    exact: bool = True,
+    projection: Float[Array, "n k"] | str | None = "auto",
 ) -> Estimate:
     r"""The gradient $(dZ/d\mu, dZ/d(\text{covariance}))$ by `estimator`, with its error.
 
@@ -162,9 +174,10 @@ def estimate_grad(
         f: scalar function of one point x of shape (n,).
         mean: $\mu$, shape (n,).
         cov, scale_tril, cov_factor, cov_diag: exactly one, as in `gj.expectation`.
-        rule: as in `gj.expectation`; without one, `gj.default_rule(r)` (a fixed rule, so that
-            its error indicator applies).
-        estimator, key, batch_size, adapt: as in `gj.expectation`.
+        rule: as in `gj.expectation`; without one, `gj.default_rule(d)` (a fixed rule, so that
+            its error indicator applies; d the dimension after any projection).
+        estimator, key, batch_size, adapt, exact, projection: as in `gj.expectation`; for a
+            `gj.integrands` integrand (`exact=True`) the gradient of its closed form, error 0.
         num_repeats: R >= 2 independent runs for a random rule.
 
     Returns:
@@ -184,10 +197,15 @@ def estimate_grad(
         raise ValueError(f"{caller}: num_repeats must be an int >= 2, got {num_repeats!r}.")
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
+    options |= dict(exact=exact, projection=projection)
     problem, _, cov_value, z = z_function(caller, f, mean, covariance, **options, fixed_rule=True)
     grad = jax.grad(z, argnums=(0, 1))
+    if problem.exact:
+        return exactly(grad(problem.mean, cov_value, problem.rule, problem.key))
     if isinstance(problem.rule, AbstractDeterministicRule):
-        return against_reference(lambda r: grad(problem.mean, cov_value, r, None), problem.rule)
-    keys = jax.random.split(problem.key, num_repeats)
-    runs = jax.lax.map(lambda k: grad(problem.mean, cov_value, problem.rule, k), keys)
-    return over_replicates(runs)
+        estimate = against_reference(lambda r: grad(problem.mean, cov_value, r, None), problem.rule)
+    else:
+        keys = jax.random.split(problem.key, num_repeats)
+        grads = jax.lax.map(lambda k: grad(problem.mean, cov_value, problem.rule, k), keys)
+        estimate = over_replicates(grads)
+    return in_dimension(estimate, problem.dim)

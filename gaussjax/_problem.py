@@ -17,12 +17,15 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._covariance import mean_and_factor
 from ._default_rule import default_rule
 from ._estimators import AbstractEstimator, resolve_estimator
+from ._find_projection import Lifted, find_projection
 from ._laplace import Laplace, resolve_adapt
 from ._log_space import log_integrate
+from ._projection import check_projection, project, projected_dim
 from ._rules import AbstractDeterministicRule, AbstractRandomRule, AbstractRule
 from ._rules._base import PyTree
 from ._tolerance import Tolerance, resolve_tolerance
 from ._weighted_sum import MAX_NODES, MAX_NODES_UNBATCHED, weighted_sum
+from .integrands import AbstractIntegrand
 
 
 class Integrand(eqx.Module):
@@ -47,10 +50,12 @@ class Problem(eqx.Module):
     compute it: what an estimator receives.
 
     Attributes:
-        f: the integrand, a callable pytree mapping x of shape (n,) to a pytree of arrays.
+        f: the integrand, a callable pytree mapping x of shape (n,) (with a projection, y of
+            shape (k,)) to a pytree of arrays.
         mean: $\mu$, shape (n,), floating.
         factor: L, shape (n, r), with $\Sigma = L L^\top$.
-        rule: the rule on $N(0, I_r)$ (None before a tolerance-driven call has chosen one).
+        rule: the rule on $N(0, I_d)$, d = `dim` (None before a tolerance-driven call has
+            chosen one).
         estimator: how derivatives flow back (`gj.Pathwise()`, `gj.Score()`, ...).
         key: the key of a random rule (None for a deterministic one).
         batch_size: nodes per chunk (None: all at once).
@@ -58,9 +63,13 @@ class Problem(eqx.Module):
         adapt: `gj.Laplace(...)` to place the rule on the Laplace fit first, or None.
         tolerance: `Tolerance` to refine the rule until its error estimate meets it, or None.
         log_space: whether f returns $\log$ of the integrand (`gj.log_expectation`).
+        projection: W of shape (n, k) when f is a function of $y = W^\top x$ (given, or found
+            in f's program), else None.
+        exact: whether f is a `gj.integrands` integrand whose closed form is used.
 
-    Built by every entry point from its arguments; estimators (`gj.AbstractEstimator`) receive
-    it.
+    Built by every entry point from its arguments. `integrate()` first applies the projection
+    stage (`mean` becomes $W^\top\mu$, `factor` a k-column factor of $W^\top\Sigma W$), so
+    estimators (`gj.AbstractEstimator`) receive the problem in the dimension the rule runs in.
 
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
@@ -84,11 +93,13 @@ class Problem(eqx.Module):
     adapt: Laplace | None = None
     tolerance: Tolerance | None = None
     log_space: bool = eqx.field(static=True, default=False)
+    projection: Float[Array, "n k"] | None = None
+    exact: bool = eqx.field(static=True, default=False)
 
     @property
     def dim(self) -> int:
-        """r, the dimension the rule runs in."""
-        return self.factor.shape[1]
+        """The dimension the rule runs in: r, or min(k, r) with a projection of k columns."""
+        return projected_dim(self.factor.shape, self.projection)
 
     def weighted_sum(self, g: Callable[[Float[Array, " r"]], PyTree]) -> PyTree:
         r"""$\sum_i w_i\, g(\xi_i)$ over the rule's nodes, chunked by `batch_size`."""
@@ -124,6 +135,8 @@ def resolve(
     rtol=None,
     atol=None,
     max_evaluations=None,
+    exact: bool = True,
+    projection="auto",
     scalar: bool = False,
     log_space: bool = False,
     fixed_rule: bool = False,
@@ -133,12 +146,26 @@ def resolve(
     `covariance` maps each covariance keyword (cov, scale_tril, cov_factor, cov_diag) to its
     value or None; `scalar` requires f to return a scalar (for gradients and chain rules);
     `log_space` says f returns a logarithm; `fixed_rule` gives a call without `rule` the
-    default rule instead of a tolerance.
+    default rule instead of a tolerance. `projection` is W (f a function of W^T x), None, or
+    "auto" (look for W in f's program when the call chooses its rule).
     """
     mean, factor = mean_and_factor(mean, covariance, caller)
+    if not isinstance(exact, bool):
+        raise TypeError(f"{caller}: exact must be True or False, got {exact!r}.")
+    W = check_projection(projection, mean, caller)
+    point = jax.ShapeDtypeStruct(mean.shape if W is None else W.shape[1:], mean.dtype)
     adapt = resolve_adapt(adapt, caller)
-    integrand = _trace_integrand(f, mean, caller, scalar or isinstance(adapt, Laplace))
-    dim = factor.shape[1]
+    exact = exact and isinstance(f, AbstractIntegrand) and not log_space
+    if exact:
+        _check_integrand(f, point, caller)
+        integrand = f
+    else:
+        integrand = _trace_integrand(f, point, caller, scalar or isinstance(adapt, Laplace))
+        if isinstance(projection, str) and rule is None:  # "auto", and we choose the rule
+            basis = find_projection(integrand.program, integrand.consts, mean.dtype)
+            if basis is not None and basis.shape[1] < factor.shape[1]:
+                integrand, W = Lifted(integrand, basis), basis
+    dim = projected_dim(factor.shape, W)
     if rule is None and fixed_rule:
         rule = default_rule(dim)
     if rule is not None and not isinstance(rule, AbstractRule):
@@ -155,6 +182,8 @@ def resolve(
     if rule is not None:
         check_sizes(rule, dim, batch_size, caller)
     tolerance = resolve_tolerance(rule, rtol, atol, max_evaluations, adapt, mean.dtype, caller)
+    if exact:  # a closed form needs no rule, tolerance or adaptation
+        tolerance, adapt = None, None
     problem = Problem(
         f=integrand,
         mean=mean,
@@ -167,12 +196,23 @@ def resolve(
         adapt=adapt if isinstance(adapt, Laplace) else None,
         tolerance=tolerance,
         log_space=log_space,
+        projection=W,
+        exact=exact,
     )
-    problem.estimator.check(problem)
+    if not exact:
+        problem.estimator.check(project(problem))
     return problem
 
 
-def _trace_integrand(f, mean: Float[Array, " n"], caller: str, scalar: bool) -> Integrand:
+def _check_integrand(f: AbstractIntegrand, point: jax.ShapeDtypeStruct, caller: str) -> None:
+    if f.dim != point.shape[0]:
+        raise ValueError(
+            f"{caller}: the integrand {type(f).__name__} takes points of length {f.dim}, but the "
+            f"Gaussian (after any projection) has dimension {point.shape[0]}."
+        )
+
+
+def _trace_integrand(f, mean: jax.ShapeDtypeStruct, caller: str, scalar: bool) -> Integrand:
     """f traced once on a point shaped like mean: a callable pytree, or a clear error."""
     if not callable(f):
         raise TypeError(f"{caller}: f must be a callable x -> f(x), got {type(f).__name__}.")

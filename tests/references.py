@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
-from jax.scipy.stats import multivariate_normal
+from jax.scipy.stats import multivariate_normal, norm
 
 from gaussjax._example import question_functions
 
@@ -70,6 +70,16 @@ def integrands(n: int):
             lambda x: ndtr(w @ x),
             lambda mu, S: ndtr(w @ mu / jnp.sqrt(1.0 + w @ S @ w)),
         ),
+    }
+
+
+def ridge_expectations(m, v):
+    """E[g(t)] for t ~ N(m, v), g = ReLU, squared ReLU and the step 1{t > 0}, written out."""
+    s = jnp.sqrt(v)
+    return {
+        "relu": m * ndtr(m / s) + s * norm.pdf(m / s),
+        "squared_relu": (m**2 + v) * ndtr(m / s) + m * s * norm.pdf(m / s),
+        "step": ndtr(m / s),
     }
 
 

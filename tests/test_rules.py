@@ -236,3 +236,35 @@ def test_rules_are_pytrees_with_static_sizes():
         assert jax.tree.leaves(rule) == []
         fields = {field.name: getattr(rule, field.name) for field in dataclasses.fields(rule)}
         assert eqx.tree_equal(rule, type(rule)(**fields))
+
+
+def test_rules_are_exact_for_their_degree_under_any_gaussian():
+    # The rule against the closed form: a polynomial of the rule's total degree under a
+    # correlated Gaussian with a mean, value and gradient (gj.integrands.Polynomial knows both).
+    dim, rng = 2, np.random.default_rng(1)
+    mean, chol = jnp.array([0.3, -0.2]), jnp.array(np.tril(rng.normal(size=(2, 2))) / 2)
+    cov = chol @ chol.T + 0.5 * jnp.eye(dim)
+
+    def polynomial(degree):
+        exponents = [
+            e for e in itertools.product(range(degree + 1), repeat=dim) if sum(e) <= degree
+        ]
+        return gj.integrands.Polynomial(rng.normal(size=len(exponents)), exponents)
+
+    rules = [gj.GaussHermite(order=3), gj.SparseGrid(level=3), gj.Cubature(degree=5)]
+    cases = [(rule, polynomial(rule.degree)) for rule in rules]
+
+    @jax.jit
+    def results(mean, cov):
+        out = []
+        for rule, p in cases:
+            pair = []
+            for exact in (True, False):
+                z = lambda m, c: gj.expectation(p, m, c, rule=rule, exact=exact)  # noqa: B023, E731
+                pair.append(jax.value_and_grad(z, argnums=(0, 1))(mean, cov))
+            out.append(pair)
+        return out
+
+    for (rule, _), (exact, numeric) in zip(cases, results(mean, cov), strict=True):
+        for a, b in zip(jax.tree.leaves(exact), jax.tree.leaves(numeric), strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9, err_msg=repr(rule))
