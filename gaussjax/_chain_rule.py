@@ -10,6 +10,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._covariance import COVARIANCE_ARGUMENTS
 from ._estimators import AbstractEstimator
 from ._gradients import z_function
+from ._progress import AbstractProgress
 from ._rules import AbstractRule
 from ._rules._base import PyTree
 
@@ -87,6 +88,7 @@ def chain_rule(
     estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    progress: "bool | AbstractProgress" = False,
 ) -> ChainRule:
     r"""Every Jacobian in the chain $K \to (\mu, \Sigma) \to Z$, with $dZ/dK$ by `jax.grad`.
 
@@ -103,7 +105,9 @@ def chain_rule(
         K: an array or a pytree of floating arrays.
         cov_form: what `cov_fn` returns, as the keyword of `gj.expectation` it would be passed
             to: "cov" (default, $\Sigma$), "scale_tril", "cov_factor" or "cov_diag".
-        rule, estimator, key, batch_size: as in `gj.expectation`.
+        rule, estimator, key, batch_size, progress: as in `gj.expectation`. Z is computed
+            twice (for dZ/dmean and dZ/dcov, and for dZ/dK), so with `progress` there are two
+            forward passes and, with the pathwise estimator, two backward passes.
 
     Returns:
         A `gj.ChainRule`.
@@ -129,7 +133,9 @@ def chain_rule(
             f"got {cov_form!r}."
         )
     K = _floating_pytree(K, caller)
-    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    options = dict(
+        rule=rule, estimator=estimator, key=key, batch_size=batch_size, progress=progress
+    )
     covariance = dict.fromkeys(COVARIANCE_ARGUMENTS) | {cov_form: cov_fn(K)}
     problem, _, cov_value, z = z_function(caller, f, mean_fn(K), covariance, **options)
     rule, key, dtype = problem.rule, problem.key, problem.mean.dtype

@@ -7,6 +7,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._errors import Estimate, estimate_integral
 from ._estimators import AbstractEstimator
 from ._problem import resolve
+from ._progress import AbstractProgress
 from ._rules import AbstractRule
 from ._rules._base import PyTree
 
@@ -23,6 +24,7 @@ def expectation(
     estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    progress: "bool | AbstractProgress" = False,
 ) -> PyTree:
     r"""The expected value $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, by a rule on $N(0, I)$:
 
@@ -48,6 +50,11 @@ def expectation(
             needs a covariance of full rank), or `gj.Pathwise()` / `gj.Score(baseline=...)`.
         key: a `jax.random` key, required by random rules.
         batch_size: evaluate the nodes this many at a time, in bounded memory.
+        progress: True for a tqdm bar per pass over the chunks, advancing chunk by chunk from
+            inside the compiled loop (under `jit`, and backward under `grad`), or a
+            `gj.AbstractProgress` to receive the progress; False (default) puts nothing in the
+            program. A pass is one sweep over the chunks: one forward, plus one backward when
+            differentiated in reverse mode. Without `batch_size` the rule is one chunk.
 
     Returns:
         A pytree shaped like f(x), in the dtype of mean and covariance.
@@ -74,7 +81,9 @@ def expectation(
         True
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
-    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    options = dict(
+        rule=rule, estimator=estimator, key=key, batch_size=batch_size, progress=progress
+    )
     return resolve("gj.expectation", f, mean, covariance, **options).integrate()
 
 
@@ -90,6 +99,7 @@ def estimate(
     estimator: "str | AbstractEstimator" = "pathwise",
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    progress: "bool | AbstractProgress" = False,
 ) -> Estimate:
     r"""$E[f(x)]$ as `gj.expectation` computes it, with an error estimate beside it.
 
@@ -106,7 +116,9 @@ def estimate(
 
     The deterministic ones are indicators, not bounds: reliable once the rule converges, they can
     be small by accident (odd integrands, symmetric errors, kinks). Same arguments as
-    `gj.expectation`; the value is differentiable the same way.
+    `gj.expectation`; the value is differentiable the same way. With `progress`, each rule
+    evaluated is its own pass: two for a deterministic rule (the rule, then its reference),
+    one for a random rule.
 
     Example:
         >>> import jax.numpy as jnp, gaussjax as gj
@@ -115,5 +127,7 @@ def estimate(
         (True, True)
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
-    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    options = dict(
+        rule=rule, estimator=estimator, key=key, batch_size=batch_size, progress=progress
+    )
     return estimate_integral(resolve("gj.estimate", f, mean, covariance, **options))

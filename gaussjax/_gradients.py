@@ -11,6 +11,7 @@ from ._covariance import factor_from, validate_gaussian
 from ._errors import Estimate, against_reference, over_replicates
 from ._estimators import AbstractEstimator
 from ._problem import Problem, resolve
+from ._progress import AbstractProgress
 from ._rules import AbstractDeterministicRule, AbstractRule
 
 METHODS = ("autodiff", "bonnet_price", "score")
@@ -44,6 +45,7 @@ def mean_cov_grads(
     rule: AbstractRule | None = None,
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
+    progress: "bool | AbstractProgress" = False,
 ) -> tuple[Float[Array, " n"], Array]:
     r"""$(dZ/d\mu, dZ/d\Sigma)$ for $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, computed by `method`:
 
@@ -66,7 +68,8 @@ def mean_cov_grads(
         mean: $\mu$, shape (n,).
         cov, scale_tril, cov_factor, cov_diag: exactly one, as in `gj.expectation`.
         method: "autodiff", "bonnet_price" or "score".
-        rule, key, batch_size: as in `gj.expectation`.
+        rule, key, batch_size, progress: as in `gj.expectation` ("autodiff" and "score"
+            make a forward and a backward pass, "bonnet_price" a forward pass).
 
     Returns:
         (dZ/dmean of shape (n,), dZ/d(covariance argument) of that argument's shape).
@@ -90,7 +93,9 @@ def mean_cov_grads(
         )
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     estimator = "score" if method == "score" else "pathwise"
-    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    options = dict(
+        rule=rule, estimator=estimator, key=key, batch_size=batch_size, progress=progress
+    )
     problem, name, value, z = z_function(caller, f, mean, covariance, **options)
     if method != "bonnet_price":
         grad = jax.grad(z, argnums=(0, 1))
@@ -131,6 +136,7 @@ def estimate_grad(
     key: PRNGKeyArray | None = None,
     batch_size: int | None = None,
     num_repeats: int = 16,
+    progress: "bool | AbstractProgress" = False,
 ) -> Estimate:
     r"""The gradient $(dZ/d\mu, dZ/d(\text{covariance}))$ by `estimator`, with its error.
 
@@ -148,7 +154,9 @@ def estimate_grad(
         f: scalar function of one point x of shape (n,).
         mean: $\mu$, shape (n,).
         cov, scale_tril, cov_factor, cov_diag: exactly one, as in `gj.expectation`.
-        rule, estimator, key, batch_size: as in `gj.expectation`.
+        rule, estimator, key, batch_size, progress: as in `gj.expectation` (a forward and,
+            for the pathwise estimator, a backward pass per run of the rule: `num_repeats` runs
+            for a random rule, two for a deterministic one).
         num_repeats: R >= 2 independent runs for a random rule.
 
     Returns:
@@ -167,7 +175,9 @@ def estimate_grad(
     if not isinstance(num_repeats, int) or isinstance(num_repeats, bool) or num_repeats < 2:
         raise ValueError(f"{caller}: num_repeats must be an int >= 2, got {num_repeats!r}.")
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
-    options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size)
+    options = dict(
+        rule=rule, estimator=estimator, key=key, batch_size=batch_size, progress=progress
+    )
     problem, _, value, z = z_function(caller, f, mean, covariance, **options)
     grad = jax.grad(z, argnums=(0, 1))
     if isinstance(problem.rule, AbstractDeterministicRule):

@@ -16,7 +16,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._covariance import mean_and_factor
 from ._default_rule import default_rule
 from ._estimators import AbstractEstimator, resolve_estimator
-from ._rules import AbstractRandomRule, AbstractRule
+from ._progress import AbstractProgress, resolve_progress
+from ._rules import AbstractRandomRule, AbstractRule, Replicate
 from ._rules._base import PyTree
 from ._weighted_sum import MAX_NODES, MAX_NODES_UNBATCHED, weighted_sum
 
@@ -51,6 +52,7 @@ class Problem(eqx.Module):
         key: the key of a random rule (None for a deterministic one).
         batch_size: nodes per chunk (None: all at once).
         caller: the public function the user called, for error messages.
+        progress: where to report each pass over the chunks (`gj.AbstractProgress`), or None.
 
     Built by every entry point from its arguments; estimators (`gj.AbstractEstimator`) receive
     it.
@@ -73,6 +75,7 @@ class Problem(eqx.Module):
     key: PRNGKeyArray | None
     batch_size: int | None = eqx.field(static=True)
     caller: str = eqx.field(static=True)
+    progress: AbstractProgress | None = eqx.field(static=True, default=None)
 
     @property
     def dim(self) -> int:
@@ -80,8 +83,19 @@ class Problem(eqx.Module):
         return self.factor.shape[1]
 
     def weighted_sum(self, g: Callable[[Float[Array, " r"]], PyTree]) -> PyTree:
-        r"""$\sum_i w_i\, g(\xi_i)$ over the rule's nodes, chunked by `batch_size`."""
-        return weighted_sum(g, self.rule, self.dim, self.mean.dtype, self.key, self.batch_size)
+        r"""$\sum_i w_i\, g(\xi_i)$ over the rule's nodes, chunked by `batch_size`; one pass
+        reported to `progress` (forward, and backward when differentiated in reverse mode)."""
+        progress = None if self.progress is None else (self.progress, self.description)
+        return weighted_sum(
+            g, self.rule, self.dim, self.mean.dtype, self.key, self.batch_size, progress
+        )
+
+    @property
+    def description(self) -> str:
+        """The public function called and the rule, e.g. "gj.expectation GaussHermite(order=8)"
+        (for one of a random rule's replicates, evaluated together by `gj.estimate`, the rule)."""
+        rule = self.rule.rule if isinstance(self.rule, Replicate) else self.rule
+        return f"{self.caller} {rule}"
 
     def integrate(self) -> PyTree:
         """E[f(x)] by the rule, differentiable as the estimator says."""
@@ -112,12 +126,14 @@ def resolve(
     estimator,
     key,
     batch_size,
+    progress=None,
     scalar: bool = False,
 ) -> Problem:
     """Validate an entry point's arguments once and return the `Problem` they describe.
 
     `covariance` maps each covariance keyword (cov, scale_tril, cov_factor, cov_diag) to its
-    value or None; `scalar` requires f to return a scalar (for gradients and chain rules).
+    value or None; `progress` is None / False / True / a `gj.AbstractProgress`; `scalar`
+    requires f to return a scalar (for gradients and chain rules).
     """
     mean, factor = mean_and_factor(mean, covariance, caller)
     integrand = _trace_integrand(f, mean, caller, scalar)
@@ -144,6 +160,7 @@ def resolve(
         key=key if isinstance(rule, AbstractRandomRule) else None,
         batch_size=batch_size,
         caller=caller,
+        progress=resolve_progress(progress, caller),
     )
     problem.estimator.check(problem)
     return problem
