@@ -12,6 +12,7 @@ from ._expectation import estimate as estimate
 from ._expectation import expectation as expectation
 from ._gradients import estimate_grad as estimate_grad
 from ._gradients import mean_cov_grads as mean_cov_grads
+from ._plots import plot_convergence as plot_convergence
 from ._problem import Problem as Problem
 from ._progress import AbstractProgress as AbstractProgress
 from ._progress import ProgressTask as ProgressTask

@@ -10,6 +10,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._covariance import COVARIANCE_ARGUMENTS
 from ._estimators import AbstractEstimator
 from ._gradients import z_function
+from ._plots import plot_chain_rule
 from ._progress import AbstractProgress
 from ._rules import AbstractRule
 from ._rules._base import PyTree
@@ -63,6 +64,49 @@ class ChainRule(eqx.Module):
     def contraction(self) -> PyTree:
         """The two sums above added: equals `dZ_dK` to rounding."""
         return jax.tree.map(jnp.add, self.dZ_dK_through_mean, self.dZ_dK_through_cov)
+
+    def plot(
+        self,
+        *,
+        labels: "list[str] | None" = None,
+        transpose: bool = False,
+        annotate: bool | None = None,
+        jacobians: bool = True,
+    ):
+        r"""Heat maps of the chain rule: $dZ/dK$, its part through the mean and its part
+        through the covariance on one colour scale, and $d\mu/dK$ as a grid of panels shaped
+        like K, one per output $\mu_k$ (all on a second colour scale).
+
+        For a pytree K, one such group of panels per leaf, titled by its path (`K['gain']`).
+        A vector leaf is drawn as a row, a scalar leaf as a single cell, and its $d\mu/dK$ as
+        one matrix with a row per output. A report of `jax.vmap(gj.chain_rule ...)` over one
+        batch axis draws the three parts of $dZ/dK$ for each member, a row each (labelled by
+        `labels`), without $d\mu/dK$. Needs matplotlib (`pip install "gaussjax[plots]"`).
+
+        Args:
+            labels: for a batch of reports, a label for each member's row.
+            transpose: draw each 2-D leaf transposed (its columns as rows): for tall K.
+            annotate: write the values in the cells (default: panels of at most 36 cells).
+            jacobians: draw $d\mu/dK$ too.
+
+        Returns:
+            The matplotlib figure.
+
+        Example:
+            >>> import jax.numpy as jnp, gaussjax as gj
+            >>> report = gj.chain_rule(lambda x: jnp.sin(x).sum(), lambda K: K @ jnp.ones(2),
+            ...                        lambda K: jnp.eye(3) + K @ K.T, jnp.ones((3, 2)) / 3,
+            ...                        rule=gj.GaussHermite(order=5))
+            >>> fig = report.plot()
+            >>> titles = [ax.get_title() for ax in fig.axes if ax.images]  # 3 parts, 3 outputs
+            >>> len(titles), titles[1], titles[3]
+            (6, 'through the mean', '$\\partial\\mu_{0}/\\partial K$')
+            >>> fig.savefig("chain_rule.png")  # doctest: +SKIP
+            >>> import matplotlib.pyplot as plt; plt.close(fig)
+        """
+        return plot_chain_rule(
+            self, labels=labels, transpose=transpose, annotate=annotate, jacobians=jacobians
+        )
 
     def _contract(self, gradient: Array, jacobian: PyTree) -> PyTree:
         # A report returned by jax.vmap(chain_rule) carries leading batch axes on every field
