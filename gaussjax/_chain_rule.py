@@ -93,10 +93,10 @@ class ChainRule(eqx.Module):
             The matplotlib figure.
 
         Example:
-            >>> import jax.numpy as jnp, gaussjax as gj
-            >>> report = gj.chain_rule(lambda x: jnp.sin(x).sum(), lambda K: K @ jnp.ones(2),
-            ...                        lambda K: jnp.eye(3) + K @ K.T, jnp.ones((3, 2)) / 3,
-            ...                        rule=gj.GaussHermite(order=5))
+            >>> import jax, jax.numpy as jnp, gaussjax as gj
+            >>> mean_fn, cov_fn = lambda K: K @ jnp.ones(2), lambda K: jnp.eye(3) + K @ K.T
+            >>> report = jax.jit(lambda K: gj.chain_rule(lambda x: jnp.sin(x).sum(), mean_fn,
+            ...                  cov_fn, K, rule=gj.GaussHermite(order=3)))(jnp.ones((3, 2)))
             >>> fig = report.plot()
             >>> titles = [ax.get_title() for ax in fig.axes if ax.images]  # 3 parts, 3 outputs
             >>> len(titles), titles[1], titles[3]

@@ -139,7 +139,6 @@ def test_plotting_errors_name_the_method(reports):
 
 RULES = [gj.GaussHermite(order=m) for m in (1, 2, 4)] + [
     gj.Cubature(degree=3),
-    gj.Cubature(degree=5),
     gj.MonteCarlo(num_samples=64),
 ]
 
@@ -160,8 +159,7 @@ def test_plot_convergence_draws_value_and_error_per_output(key, tmp_path):
     # GaussHermite (the first family drawn): orders 1, 2, 4 have 1, 4, 16 nodes
     gh = value_axes[0].containers[0].lines[0]
     assert list(gh.get_xdata()) == [1, 4, 16]
-    z4 = gj.expectation(two, mean, jnp.eye(2), rule=gj.GaussHermite(order=4))
-    assert gh.get_ydata()[-1] == pytest.approx(float(z4[0]))
+    assert gh.get_ydata()[-1] == pytest.approx(float(exact[0]), rel=1e-3)  # order 4: close
     assert error_axes[0].get_xscale() == error_axes[0].get_yscale() == "log"
     hollow = [line for line in error_axes[1].lines if line.get_markerfacecolor() == "none"]
     assert hollow, "the true errors are drawn where a reference is given"

@@ -76,9 +76,7 @@ def _tick_lowering(ctx, *operands, report, follow):
     passed = list(operands) if follow else []
     avals = list(ctx.avals_in) if follow else []
     bare = dataclasses.replace(ctx, avals_in=avals, avals_out=[])
-    mlir.emit_python_callback(
-        bare, callback, None, passed, avals, [], has_side_effect=True, returns_token=True
-    )
+    mlir.emit_python_callback(bare, callback, None, passed, avals, [], has_side_effect=True)
     return [mlir.ir_constant(np.zeros((), np.float32))]
 
 

@@ -12,8 +12,15 @@ class ProgressTask:
     Attributes:
         description: the public function called and the rule, e.g.
             "gj.expectation GaussHermite(order=10)".
-        direction: "forward" (computing the sum) or "backward" (reverse-mode differentiation).
+        direction: "forward" (computing the sum, or its tangent in forward mode) or "backward"
+            (the backward pass of reverse-mode differentiation).
         total: the number of chunks.
+
+    Example:
+        >>> import gaussjax as gj
+        >>> task = gj.ProgressTask("gj.expectation GaussHermite(order=10)", "forward", total=16)
+        >>> str(task), task.total
+        ('gj.expectation GaussHermite(order=10) forward', 16)
     """
 
     description: str
