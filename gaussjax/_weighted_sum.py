@@ -49,7 +49,7 @@ def reduce_nodes(
     padded with copies of the last node of weight zero: `summarise` must ignore such nodes.
 
     `progress` = (reporter, description) reports each chunk as it is done, forward and backward
-    (see `_progress.py`); without `batch_size` the whole rule is one chunk.
+    (see `_progress/_meter.py`); without `batch_size` the whole rule is one chunk.
     """
     num_nodes = rule.num_nodes(dim)
 

@@ -131,7 +131,7 @@ class Meter:
         """The sum, all chunks done: `total` plus the ticks (zeros), so that the forward events
         are computed exactly when the sum (or its derivative in forward mode) is."""
         ticks = [*ticks, self.done(self.num_chunks - 1, total)]
-        return _attach(total, sum(jnp.sum(tick) for tick in ticks))
+        return _attach(total, sum(jnp.sum(zero) for zero in ticks))
 
 
 def _add_zero(tree: PyTree, zero: jax.Array) -> PyTree:
