@@ -30,6 +30,7 @@ $(VENV)/.benchmark-installed: pyproject.toml | $(BIN)/python
 
 benchmark: $(VENV)/.benchmark-installed
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/progress.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -15,7 +15,11 @@ from ._expectation import log_expectation as log_expectation
 from ._gradients import estimate_grad as estimate_grad
 from ._gradients import mean_cov_grads as mean_cov_grads
 from ._laplace import Laplace as Laplace
+from ._plots import plot_convergence as plot_convergence
 from ._problem import Problem as Problem
+from ._progress import AbstractProgress as AbstractProgress
+from ._progress import ProgressTask as ProgressTask
+from ._progress import TqdmProgress as TqdmProgress
 from ._rules import AbstractDeterministicRule as AbstractDeterministicRule
 from ._rules import AbstractRandomRule as AbstractRandomRule
 from ._rules import AbstractRule as AbstractRule

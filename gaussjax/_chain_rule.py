@@ -11,6 +11,8 @@ from ._covariance import COVARIANCE_ARGUMENTS
 from ._estimators import AbstractEstimator
 from ._gradients import z_function
 from ._laplace import Laplace
+from ._plots import plot_chain_rule
+from ._progress import AbstractProgress
 from ._rules import AbstractRule
 from ._rules._base import PyTree
 
@@ -64,6 +66,49 @@ class ChainRule(eqx.Module):
         """The two sums above added: equals `dZ_dK` to rounding."""
         return jax.tree.map(jnp.add, self.dZ_dK_through_mean, self.dZ_dK_through_cov)
 
+    def plot(
+        self,
+        *,
+        labels: "list[str] | None" = None,
+        transpose: bool = False,
+        annotate: bool | None = None,
+        jacobians: bool = True,
+    ):
+        r"""Heat maps of the chain rule: $dZ/dK$, its part through the mean and its part
+        through the covariance on one colour scale, and $d\mu/dK$ as a grid of panels shaped
+        like K, one per output $\mu_k$ (all on a second colour scale).
+
+        For a pytree K, one such group of panels per leaf, titled by its path (`K['gain']`).
+        A vector leaf is drawn as a row, a scalar leaf as a single cell, and its $d\mu/dK$ as
+        one matrix with a row per output. A report of `jax.vmap(gj.chain_rule ...)` over one
+        batch axis draws the three parts of $dZ/dK$ for each member, a row each (labelled by
+        `labels`), without $d\mu/dK$. Needs matplotlib (`pip install "gaussjax[plots]"`).
+
+        Args:
+            labels: for a batch of reports, a label for each member's row.
+            transpose: draw each 2-D leaf transposed (its columns as rows): for tall K.
+            annotate: write the values in the cells (default: panels of at most 36 cells).
+            jacobians: draw $d\mu/dK$ too.
+
+        Returns:
+            The matplotlib figure.
+
+        Example:
+            >>> import jax, jax.numpy as jnp, gaussjax as gj
+            >>> mean_fn, cov_fn = lambda K: K @ jnp.ones(2), lambda K: jnp.eye(3) + K @ K.T
+            >>> report = jax.jit(lambda K: gj.chain_rule(lambda x: jnp.sin(x).sum(), mean_fn,
+            ...                  cov_fn, K, rule=gj.GaussHermite(order=3)))(jnp.ones((3, 2)))
+            >>> fig = report.plot()
+            >>> titles = [ax.get_title() for ax in fig.axes if ax.images]  # 3 parts, 3 outputs
+            >>> len(titles), titles[1], titles[3]
+            (6, 'through the mean', '$\\partial\\mu_{0}/\\partial K$')
+            >>> fig.savefig("chain_rule.png")  # doctest: +SKIP
+            >>> import matplotlib.pyplot as plt; plt.close(fig)
+        """
+        return plot_chain_rule(
+            self, labels=labels, transpose=transpose, annotate=annotate, jacobians=jacobians
+        )
+
     def _contract(self, gradient: Array, jacobian: PyTree) -> PyTree:
         # A report returned by jax.vmap(chain_rule) carries leading batch axes on every field
         # (value, a scalar per report, has exactly those); contract each report on its own.
@@ -94,6 +139,7 @@ def chain_rule(
     max_evaluations: int | None = None,
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
+    progress: "bool | AbstractProgress" = False,
 ) -> ChainRule:
     r"""Every Jacobian in the chain $K \to (\mu, \Sigma) \to Z$, with $dZ/dK$ by `jax.grad`.
 
@@ -111,8 +157,10 @@ def chain_rule(
         cov_form: what `cov_fn` returns, as the keyword of `gj.expectation` it would be passed
             to: "cov" (default, $\Sigma$), "scale_tril", "cov_factor" or "cov_diag".
         rule, estimator, key, batch_size, adapt, rtol, atol, max_evaluations, exact,
-            projection: as in `gj.expectation`; for a `gj.integrands` integrand, every piece is
-            exact.
+            projection, progress: as in `gj.expectation`; for a `gj.integrands` integrand,
+            every piece is exact. Z is computed twice (for dZ/dmean and dZ/dcov, and for
+            dZ/dK), so with `progress` there are two forward passes and, with the pathwise
+            estimator, two backward passes.
 
     Returns:
         A `gj.ChainRule`.
@@ -140,7 +188,7 @@ def chain_rule(
     K = _floating_pytree(K, caller)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
     options |= dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
-    options |= dict(exact=exact, projection=projection)
+    options |= dict(exact=exact, projection=projection, progress=progress)
     covariance = dict.fromkeys(COVARIANCE_ARGUMENTS) | {cov_form: cov_fn(K)}
     problem, _, cov_value, z = z_function(caller, f, mean_fn(K), covariance, **options)
     rule, key, dtype = problem.rule, problem.key, problem.mean.dtype

@@ -10,6 +10,7 @@ from ._laplace import Laplace
 from ._pipeline import estimate as estimate_of
 from ._pipeline import value
 from ._problem import resolve
+from ._progress import AbstractProgress
 from ._rules import AbstractRule
 from ._rules._base import PyTree
 
@@ -32,6 +33,7 @@ def expectation(
     max_evaluations: int | None = None,
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
+    progress: "bool | AbstractProgress" = False,
 ) -> PyTree:
     r"""The expected value $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, by a rule on $N(0, I)$:
 
@@ -81,6 +83,12 @@ def expectation(
             subspace, where it takes all its values). A rule you pass runs in the dimension it
             was chosen for, n (or r). None: never project. The projection comes first: a
             tolerance or an adaptation then works in the k dimensions.
+        progress: True for a tqdm bar per pass over the chunks, advancing chunk by chunk from
+            inside the compiled loop (under `jit`, and backward under `grad`), or a
+            `gj.AbstractProgress` to receive the progress; False (default) puts nothing in the
+            program. A pass is one sweep over the chunks of one rule: one forward, plus one
+            backward when differentiated in reverse mode. Without `batch_size` the rule is one
+            chunk.
 
     Returns:
         A pytree shaped like f(x), in the dtype of mean and covariance.
@@ -118,7 +126,7 @@ def expectation(
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
-    options |= dict(exact=exact, projection=projection)
+    options |= dict(exact=exact, projection=projection, progress=progress)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     return value(resolve("gj.expectation", f, mean, covariance, **options, **tolerance))
 
@@ -141,6 +149,7 @@ def estimate(
     max_evaluations: int | None = None,
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
+    progress: "bool | AbstractProgress" = False,
 ) -> Estimate:
     r"""$E[f(x)]$ as `gj.expectation` computes it, with an error estimate beside it.
 
@@ -160,7 +169,8 @@ def estimate(
     `gj.expectation`; the value is differentiable the same way. With a tolerance (no `rule`,
     or `rtol`/`atol`), the estimate of the first rule of the ladder that meets it, or of the
     best one when none does (no error is raised), and `evaluations` counts what was spent.
-    `gj.expectation`; the value is differentiable the same way. For a `gj.integrands` integrand
+    With `progress`, each rule evaluated is its own pass: two for a deterministic rule (the
+    rule, then its reference), one for a random rule. For a `gj.integrands` integrand
     (with `exact=True`) the value is its closed form and the error 0: `est.exact` says so.
     `est.dim` is the dimension the rule ran in (smaller than n after a projection, given or
     found in f's program).
@@ -179,7 +189,7 @@ def estimate(
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
-    options |= dict(exact=exact, projection=projection)
+    options |= dict(exact=exact, projection=projection, progress=progress)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     return estimate_of(resolve("gj.estimate", f, mean, covariance, **options, **tolerance))
 
@@ -201,6 +211,7 @@ def log_expectation(
     atol: float | None = None,
     max_evaluations: int | None = None,
     projection: Float[Array, "n k"] | str | None = "auto",
+    progress: "bool | AbstractProgress" = False,
 ) -> PyTree:
     r"""$\log E[e^{\ell(x)}]$, $x \sim N(\mu, \Sigma)$, computed in log space: for likelihoods
     whose $E[f]$ underflows (a product of thousands of probabilities).
@@ -219,7 +230,7 @@ def log_expectation(
     Args:
         log_f: maps one point x of shape (n,) to $\ell(x)$, an array or a pytree of arrays.
         mean, cov, scale_tril, cov_factor, cov_diag, rule, estimator, key, batch_size, adapt,
-            rtol, atol, max_evaluations, projection: as in `gj.expectation`.
+            rtol, atol, max_evaluations, projection, progress: as in `gj.expectation`.
 
     Returns:
         log E[exp(log_f(x))], shaped like log_f(x).
@@ -233,7 +244,7 @@ def log_expectation(
     """
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
-    options |= dict(projection=projection, exact=False)
+    options |= dict(projection=projection, exact=False, progress=progress)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     problem = resolve("gj.log_expectation", log_f, mean, covariance, **options, **tolerance,
                       log_space=True)  # fmt: skip

@@ -13,6 +13,7 @@ from ._estimators import AbstractEstimator
 from ._laplace import Laplace
 from ._pipeline import value
 from ._problem import Problem, resolve
+from ._progress import AbstractProgress
 from ._projection import project
 from ._rules import AbstractDeterministicRule, AbstractRule
 
@@ -53,6 +54,7 @@ def mean_cov_grads(
     max_evaluations: int | None = None,
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
+    progress: "bool | AbstractProgress" = False,
 ) -> tuple[Float[Array, " n"], Array]:
     r"""$(dZ/d\mu, dZ/d\Sigma)$ for $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, computed by `method`:
 
@@ -79,6 +81,8 @@ def mean_cov_grads(
             `gj.expectation` (adapt not with "bonnet_price", whose integrands are not
             positive). For a `gj.integrands` integrand (`exact=True`) every method returns the
             gradient of the closed form.
+        progress: as in `gj.expectation` ("autodiff" and "score" make a forward and a
+            backward pass, "bonnet_price" a forward pass).
 
     Returns:
         (dZ/dmean of shape (n,), dZ/d(covariance argument) of that argument's shape).
@@ -108,7 +112,7 @@ def mean_cov_grads(
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     estimator = "score" if method == "score" else "pathwise"
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
-    options |= dict(exact=exact, projection=projection)
+    options |= dict(exact=exact, projection=projection, progress=progress)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     problem, name, cov_value, z = z_function(caller, f, mean, covariance, **options, **tolerance)
     if method != "bonnet_price" or problem.exact:
@@ -157,6 +161,7 @@ def estimate_grad(
     num_repeats: int = 16,
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
+    progress: "bool | AbstractProgress" = False,
 ) -> Estimate:
     r"""The gradient $(dZ/d\mu, dZ/d(\text{covariance}))$ by `estimator`, with its error.
 
@@ -178,6 +183,9 @@ def estimate_grad(
             its error indicator applies; d the dimension after any projection).
         estimator, key, batch_size, adapt, exact, projection: as in `gj.expectation`; for a
             `gj.integrands` integrand (`exact=True`) the gradient of its closed form, error 0.
+        progress: as in `gj.expectation` (a forward and, for the pathwise estimator, a
+            backward pass per run of the rule: `num_repeats` runs for a random rule, two for a
+            deterministic one).
         num_repeats: R >= 2 independent runs for a random rule.
 
     Returns:
@@ -197,7 +205,7 @@ def estimate_grad(
         raise ValueError(f"{caller}: num_repeats must be an int >= 2, got {num_repeats!r}.")
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
-    options |= dict(exact=exact, projection=projection)
+    options |= dict(exact=exact, projection=projection, progress=progress)
     problem, _, cov_value, z = z_function(caller, f, mean, covariance, **options, fixed_rule=True)
     grad = jax.grad(z, argnums=(0, 1))
     if problem.exact:

@@ -20,8 +20,9 @@ from ._estimators import AbstractEstimator, resolve_estimator
 from ._find_projection import Lifted, find_projection
 from ._laplace import Laplace, resolve_adapt
 from ._log_space import log_integrate
+from ._progress import AbstractProgress, resolve_progress
 from ._projection import check_projection, project, projected_dim
-from ._rules import AbstractDeterministicRule, AbstractRandomRule, AbstractRule
+from ._rules import AbstractDeterministicRule, AbstractRandomRule, AbstractRule, Replicate
 from ._rules._base import PyTree
 from ._tolerance import Tolerance, resolve_tolerance
 from ._weighted_sum import MAX_NODES, MAX_NODES_UNBATCHED, weighted_sum
@@ -66,6 +67,7 @@ class Problem(eqx.Module):
         projection: W of shape (n, k) when f is a function of $y = W^\top x$ (given, or found
             in f's program), else None.
         exact: whether f is a `gj.integrands` integrand whose closed form is used.
+        progress: where to report each pass over the chunks (`gj.AbstractProgress`), or None.
 
     Built by every entry point from its arguments. `integrate()` first applies the projection
     stage (`mean` becomes $W^\top\mu$, `factor` a k-column factor of $W^\top\Sigma W$), so
@@ -95,6 +97,7 @@ class Problem(eqx.Module):
     log_space: bool = eqx.field(static=True, default=False)
     projection: Float[Array, "n k"] | None = None
     exact: bool = eqx.field(static=True, default=False)
+    progress: AbstractProgress | None = eqx.field(static=True, default=None)
 
     @property
     def dim(self) -> int:
@@ -102,8 +105,19 @@ class Problem(eqx.Module):
         return projected_dim(self.factor.shape, self.projection)
 
     def weighted_sum(self, g: Callable[[Float[Array, " r"]], PyTree]) -> PyTree:
-        r"""$\sum_i w_i\, g(\xi_i)$ over the rule's nodes, chunked by `batch_size`."""
-        return weighted_sum(g, self.rule, self.dim, self.mean.dtype, self.key, self.batch_size)
+        r"""$\sum_i w_i\, g(\xi_i)$ over the rule's nodes, chunked by `batch_size`; one pass
+        reported to `progress` (forward, and backward when differentiated in reverse mode)."""
+        progress = None if self.progress is None else (self.progress, self.description)
+        return weighted_sum(
+            g, self.rule, self.dim, self.mean.dtype, self.key, self.batch_size, progress
+        )
+
+    @property
+    def description(self) -> str:
+        """The public function called and the rule, e.g. "gj.expectation GaussHermite(order=8)"
+        (for one of a random rule's replicates, evaluated together by `gj.estimate`, the rule)."""
+        rule = self.rule.rule if isinstance(self.rule, Replicate) else self.rule
+        return f"{self.caller} {rule}"
 
     def integrate(self) -> PyTree:
         """E[f(x)] by the rule (log E[exp(f(x))] in log space), differentiable as the estimator
@@ -137,6 +151,7 @@ def resolve(
     max_evaluations=None,
     exact: bool = True,
     projection="auto",
+    progress=None,
     scalar: bool = False,
     log_space: bool = False,
     fixed_rule: bool = False,
@@ -147,7 +162,8 @@ def resolve(
     value or None; `scalar` requires f to return a scalar (for gradients and chain rules);
     `log_space` says f returns a logarithm; `fixed_rule` gives a call without `rule` the
     default rule instead of a tolerance. `projection` is W (f a function of W^T x), None, or
-    "auto" (look for W in f's program when the call chooses its rule).
+    "auto" (look for W in f's program when the call chooses its rule). `progress` is None /
+    False / True / a `gj.AbstractProgress`.
     """
     mean, factor = mean_and_factor(mean, covariance, caller)
     if not isinstance(exact, bool):
@@ -198,6 +214,7 @@ def resolve(
         log_space=log_space,
         projection=W,
         exact=exact,
+        progress=resolve_progress(progress, caller),
     )
     if not exact:
         problem.estimator.check(project(problem))

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ._progress import AbstractProgress, Meter
 from ._rules import AbstractDeterministicRule, AbstractRule
 from ._rules._adapted import AdaptedDeterministic
 from ._rules._base import PyTree
@@ -38,6 +39,7 @@ def reduce_nodes(
     dtype,
     key: PRNGKeyArray | None,
     batch_size: int | None,
+    progress: "tuple[AbstractProgress, str] | None" = None,
 ) -> PyTree:
     """`summarise(nodes, weights)` over all nodes of `rule`, chunk by chunk with `batch_size`,
     the chunks' summaries merged by the associative `combine`.
@@ -46,6 +48,9 @@ def reduce_nodes(
     `lax.scan` whose body is rematerialised (`jax.checkpoint`), so neither the result nor its
     reverse-mode gradient holds more than one chunk of nodes in memory. The last chunk is
     padded with copies of the last node of weight zero: `summarise` must ignore such nodes.
+
+    `progress` = (reporter, description) reports each chunk as it is done, forward and backward
+    (see `_progress/_meter.py`); without `batch_size` the whole rule is one chunk.
     """
     num_nodes = rule.num_nodes(dim)
 
@@ -55,27 +60,60 @@ def reduce_nodes(
 
     if batch_size is None or batch_size >= num_nodes:
         if _has_fixed_table(rule, num_nodes, dim):
-            return summarise(*fixed_table(rule, dim, jnp.dtype(dtype).name))
-        if isinstance(rule, AdaptedDeterministic) and _has_fixed_table(rule.rule, num_nodes, dim):
-            nodes, weights = fixed_table(rule.rule, dim, jnp.dtype(dtype).name)
-            return summarise(*jax.vmap(rule.adaptation.apply)(nodes, weights))
-        # the barrier keeps XLA from folding the whole node table into the program at compile
-        # time (minutes for a large grid); the nodes are made from their indices at run time
-        indices = jax.lax.optimization_barrier(jnp.arange(num_nodes, dtype=jnp.int32))
-        return summarise(*nodes_at(rule, indices, dim, dtype, key))
+            table = fixed_table(rule, dim, jnp.dtype(dtype).name)
+
+            def whole():
+                return summarise(*table)
+        elif isinstance(rule, AdaptedDeterministic) and _has_fixed_table(rule.rule, num_nodes, dim):
+            table = fixed_table(rule.rule, dim, jnp.dtype(dtype).name)
+
+            def whole():
+                return summarise(*jax.vmap(rule.adaptation.apply)(*table))
+        else:
+            # the barrier keeps XLA from folding the whole node table into the program at
+            # compile time (minutes for a large grid): the nodes are made at run time
+            indices = jax.lax.optimization_barrier(jnp.arange(num_nodes, dtype=jnp.int32))
+
+            def whole():
+                return summarise(*nodes_at(rule, indices, dim, dtype, key))
+
+        if progress is None:
+            return whole()
+        meter = Meter(*progress, num_chunks=1)
+        first, _ = meter.watch(whole)
+        return meter.finish(first(), [])
+
+    num_chunks = -(-num_nodes // batch_size)
+    if progress is None:
+        meter, first_chunk, later_chunk = None, chunk, chunk
+    else:
+        meter = Meter(*progress, num_chunks=num_chunks)
+        examples = (jnp.zeros(batch_size, jnp.int32), jnp.ones((), dtype))
+        first_chunk, later_chunk = meter.watch(chunk, *examples)
+
+    def chunk_number(number):
+        indices = number * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
+        in_range = indices < num_nodes
+        args = (jnp.minimum(indices, num_nodes - 1), in_range.astype(dtype))
+        return later_chunk(*args) if meter is None else later_chunk(*args, number=number)
 
     @jax.checkpoint
     def add_chunk(total, number):
-        indices = number * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
-        in_range = indices < num_nodes
-        part = chunk(jnp.minimum(indices, num_nodes - 1), in_range.astype(dtype))
-        return combine(total, part), None
+        return combine(total, chunk_number(number)), None
+
+    def add_and_report(total, number):
+        tick = meter.during(number)  # outside the checkpoint: the backward does not replay it
+        total, _ = add_chunk(total, number)
+        return total, tick
 
     first_indices = jax.lax.optimization_barrier(jnp.arange(batch_size, dtype=jnp.int32))
-    first = chunk(first_indices, jnp.ones((), dtype))
-    num_chunks = -(-num_nodes // batch_size)
-    total, _ = jax.lax.scan(add_chunk, first, jnp.arange(1, num_chunks, dtype=jnp.int32))
-    return total
+    first = first_chunk(first_indices, jnp.ones((), dtype))
+    if meter is None:
+        total, _ = jax.lax.scan(add_chunk, first, jnp.arange(1, num_chunks, dtype=jnp.int32))
+        return total
+    first_tick = meter.done(0, first)
+    total, ticks = jax.lax.scan(add_and_report, first, jnp.arange(1, num_chunks, dtype=jnp.int32))
+    return meter.finish(total, [first_tick, ticks])
 
 
 def weighted_sum(
@@ -85,6 +123,7 @@ def weighted_sum(
     dtype,
     key: PRNGKeyArray | None,
     batch_size: int | None,
+    progress: "tuple[AbstractProgress, str] | None" = None,
 ) -> PyTree:
     r"""$\sum_i w_i\, g(\xi_i)$ over the nodes of `rule` in `dim` dimensions."""
 
@@ -95,7 +134,7 @@ def weighted_sum(
     def add(a, b):
         return jax.tree.map(jnp.add, a, b)
 
-    return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size)
+    return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size, progress)
 
 
 def _has_fixed_table(rule: AbstractRule, num_nodes: int, dim: int) -> bool:
