@@ -22,7 +22,7 @@ demo: $(VENV)/.demo-installed
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check gaussjax tests benchmarks notebooks/execute.py
 	$(BIN)/ruff format --check gaussjax tests benchmarks notebooks/execute.py
-	$(BIN)/python -m pytest --nbmake notebooks tests gaussjax
+	$(BIN)/python -m pytest -n auto --nbmake notebooks tests gaussjax
 
 $(VENV)/.benchmark-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[demo,test,benchmark]"
