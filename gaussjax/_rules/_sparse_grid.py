@@ -210,7 +210,11 @@ class SparseGrid(AbstractDeterministicRule):
         return nodes, weights
 
     def refine(self, dim: int) -> "SparseGrid | None":
-        return SparseGrid(level=self.level + 1) if self.level < MAX_LEVEL else None
+        nodes = self.num_nodes(dim)
+        for level in range(self.level + 1, MAX_LEVEL + 1):  # at least twice the nodes
+            if sparse_grid_size(level, dim) >= 2 * nodes or level == MAX_LEVEL:
+                return SparseGrid(level=level)
+        return None
 
     def error_reference(self) -> "SparseGrid | None":
         return SparseGrid(level=self.level - 1) if self.level > 0 else None
