@@ -7,11 +7,11 @@ covariance and W. `Problem.integrate` applies it, so every entry point and estim
 reduced problem; W is given (`projection=W`) or found in f's program (`_find_projection`).
 """
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._covariance import _as_real_array
+from ._runtime import check
 
 
 def project(problem):
@@ -57,9 +57,9 @@ def check_projection(
 
 def _checked_cholesky(matrix: Float[Array, "k k"], caller: str) -> Float[Array, "k k"]:
     factor = jnp.linalg.cholesky(matrix)
-    return eqx.error_if(
+    return check(
         factor,
-        ~jnp.all(jnp.isfinite(factor)),
+        ~jnp.isfinite(factor),
         f"{caller}: the projected covariance W^T Sigma W is not positive definite (W has "
         "linearly dependent columns, or Sigma is singular along them), or it holds NaN or inf. "
         "Give W independent columns, or pass projection=None.",

@@ -1,6 +1,5 @@
 """gj.log_expectation: log E[exp(log_f(x))] in log space, where E[f] itself underflows."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -87,7 +86,7 @@ def test_a_sum_that_negative_weights_make_non_positive_is_a_clear_error():
 
     with pytest.raises(ValueError, match="not positive, so it has no logarithm"):
         gj.log_expectation(spiky, jnp.zeros(6), jnp.eye(6), rule=rule)
-    with pytest.raises((eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError), match="logarithm"):
+    with pytest.raises(jax.errors.JaxRuntimeError, match="logarithm"):
         jax.block_until_ready(
             jax.jit(lambda m: gj.log_expectation(spiky, m, jnp.eye(6), rule=rule))(jnp.zeros(6))
         )
