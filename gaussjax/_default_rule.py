@@ -1,5 +1,7 @@
 """The rule `expectation` uses when none is given, chosen by dimension."""
 
+import numpy as np
+
 from ._rules import AbstractRule, GaussHermite, SparseGrid
 from ._rules._sparse_grid import sparse_grid_size
 
@@ -38,11 +40,16 @@ def default_rule(dim: int) -> AbstractRule:
     ReLU) they can be far off. Check with `gj.estimate`, whose error then is large, and use
     `gj.QuasiMonteCarlo` or `gj.MonteCarlo` for such f.
 
+    Raises:
+        ValueError: dim not an int >= 1.
+
     Example:
         >>> import gaussjax as gj
         >>> gj.default_rule(3), gj.default_rule(10)
         (GaussHermite(order=12), SparseGrid(level=5))
     """
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, (bool, np.bool_)) or dim < 1:
+        raise ValueError(f"gj.default_rule: dim must be an int >= 1, got {dim!r}.")
     if dim in GAUSS_HERMITE_ORDER_BY_DIMENSION:
         return GaussHermite(order=GAUSS_HERMITE_ORDER_BY_DIMENSION[dim])
     level = MAX_DEFAULT_LEVEL
