@@ -1,10 +1,24 @@
-"""Turn mean and one covariance argument into (mean, L) with Sigma = L L^T, with the checks."""
+"""Turn mean and one covariance argument into (mean, L) with Sigma = L L^T, with the checks.
 
-import equinox as eqx
+Shapes, dtypes and the choice of argument are checked when the call is traced (`ValueError`,
+`TypeError`); values (NaN or inf, an asymmetric or indefinite `cov`) when they are known, or at
+run time under `jit` and `vmap` (see `_runtime.py`).
+"""
+
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
+from ._runtime import check, check_number
+
 COVARIANCE_ARGUMENTS = ("cov", "scale_tril", "cov_factor", "cov_diag")
+
+
+def symmetry_tolerance(dtype) -> float:
+    r"""How far `cov` may be from symmetric and still be accepted as rounding: $\sqrt\epsilon$
+    of its dtype (1.5e-8 in float64, 3.5e-4 in float32), in units of
+    $\sqrt{\Sigma_{ii}\Sigma_{jj}}$ (a correlation)."""
+    return float(np.sqrt(np.finfo(dtype).eps))
 
 
 def _as_real_array(value, name: str, caller: str) -> Array:
@@ -64,28 +78,37 @@ def validate_gaussian(mean, covariance: dict, caller: str) -> tuple[Float[Array,
     return mean, name, value
 
 
+def checked_mean(mean: Float[Array, " n"], caller: str) -> Float[Array, " n"]:
+    """mean, or an error where it holds NaN or inf."""
+    return check(
+        mean,
+        ~jnp.isfinite(mean),
+        f"{caller}: mean holds NaN or inf; every entry must be finite.",
+    )
+
+
 def factor_from(name: str, value: Array, caller: str) -> Float[Array, "n r"]:
     r"""L with $\Sigma = L L^\top$ from a validated covariance argument, differentiable in it.
 
-    `cov` is factored by Cholesky (r = n) through its symmetric part (cov + cov^T) / 2, so that
-    Z is a function of any square matrix and its gradient is the symmetric one; `scale_tril` is
-    L itself (its lower triangle); `cov_factor` is an n x r factor (a low-rank, possibly
-    degenerate Gaussian); `cov_diag` gives L = diag(sqrt(cov_diag)). A covariance that is not
-    positive definite raises at run time, under `jit` too.
+    `cov` must be symmetric up to rounding (`symmetry_tolerance`) and is factored by Cholesky
+    (r = n) through its symmetric part (cov + cov^T) / 2, so that its gradient is the symmetric
+    one; `scale_tril` is L itself (its lower triangle); `cov_factor` is an n x r factor (a
+    low-rank, possibly degenerate Gaussian); `cov_diag` gives L = diag(sqrt(cov_diag)). NaN or
+    inf in any of them, an asymmetric `cov` or one that is not positive definite, and a
+    variance that is not positive raise (eagerly a ValueError, under `jit` at run time).
     """
     if name == "cov":
         return _checked_cholesky(value, caller)
-    if name == "scale_tril":
-        return jnp.tril(value)
-    if name == "cov_factor":
-        return value
-    value = eqx.error_if(
-        value,
-        ~jnp.all(value > 0),
-        f"{caller}: cov_diag must be positive (and finite); a zero or negative variance "
-        "has no square root with a finite derivative.",
-    )
-    return jnp.diag(jnp.sqrt(value))
+    if name == "cov_diag":
+        value = check(
+            value,
+            ~(jnp.isfinite(value) & (value > 0)),
+            f"{caller}: cov_diag must be positive and finite; a zero or negative variance "
+            "has no square root with a finite derivative.",
+        )
+        return jnp.diag(jnp.sqrt(value))
+    factor = jnp.tril(value) if name == "scale_tril" else value
+    return check(factor, ~jnp.isfinite(factor), f"{caller}: {name} holds NaN or inf.")
 
 
 def mean_and_factor(
@@ -93,15 +116,39 @@ def mean_and_factor(
 ) -> tuple[Float[Array, " n"], Float[Array, "n r"]]:
     """Validate the Gaussian's parameters and return (mean, L) with Sigma = L L^T."""
     mean, name, value = validate_gaussian(mean, covariance, caller)
-    return mean, factor_from(name, value, caller)
+    return checked_mean(mean, caller), factor_from(name, value, caller)
 
 
 def _checked_cholesky(cov: Float[Array, "n n"], caller: str) -> Float[Array, "n n"]:
-    factor = jnp.linalg.cholesky((cov + cov.T) / 2)
-    return eqx.error_if(
-        factor,
-        ~jnp.all(jnp.isfinite(factor)),
-        f"{caller}: cov is not positive definite (its Cholesky factorisation failed), or it "
-        "holds NaN or inf. Add jitter (cov + eps * I), or pass cov_factor for a low-rank "
-        "(degenerate) Gaussian.",
+    cov = check(
+        cov,
+        ~jnp.isfinite(cov),
+        f"{caller}: cov holds NaN or inf. Every entry of a covariance must be finite.",
     )
+    tolerance = symmetry_tolerance(cov.dtype)
+    asymmetry = _asymmetry(cov)
+    cov = check_number(
+        cov,
+        asymmetry > tolerance,
+        asymmetry,
+        f"{caller}: cov is not symmetric: max |cov[i, j] - cov[j, i]| / sqrt(cov[i, i] "
+        f"cov[j, j]) is {{}}, beyond the {tolerance:.1e} allowed for rounding in "
+        f"{cov.dtype}. Pass a symmetric matrix (e.g. (cov + cov.T) / 2 if the difference is "
+        "rounding of your own), or scale_tril / cov_factor.",
+    )
+    factor = jnp.linalg.cholesky((cov + cov.T) / 2)
+    return check(
+        factor,
+        ~jnp.isfinite(factor),
+        f"{caller}: cov is not positive definite (its Cholesky factorisation failed). Add "
+        "jitter (cov + eps * I), or pass cov_factor for a low-rank (degenerate) Gaussian.",
+    )
+
+
+def _asymmetry(cov: Float[Array, "n n"]) -> Float[Array, ""]:
+    r"""$\max_{ij} |\Sigma_{ij} - \Sigma_{ji}| / \sqrt{|\Sigma_{ii}\Sigma_{jj}|}$ (inf where a
+    zero variance faces an asymmetric pair)."""
+    difference = jnp.abs(cov - cov.T)
+    scale = jnp.sqrt(jnp.abs(jnp.outer(jnp.diag(cov), jnp.diag(cov))))
+    ratio = jnp.where(scale > 0, difference / jnp.where(scale > 0, scale, 1), jnp.inf)
+    return jnp.max(jnp.where(difference > 0, ratio, 0.0))

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._covariance import factor_from, validate_gaussian
+from ._covariance import checked_mean, factor_from, validate_gaussian
 from ._errors import Estimate, against_reference, exactly, in_dimension, over_replicates
 from ._estimators import AbstractEstimator
 from ._laplace import Laplace
@@ -30,7 +30,7 @@ def z_function(
     problem = resolve(caller, f, mean, {name: cov_value}, scalar=True, **options)
 
     def z(m, v, rule, key):
-        factor = factor_from(name, v, caller)
+        m, factor = checked_mean(m, caller), factor_from(name, v, caller)
         return value(problem.replace(mean=m, factor=factor, rule=rule, key=key))
 
     return problem, name, cov_value, z
@@ -55,6 +55,7 @@ def mean_cov_grads(
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
     progress: "bool | AbstractProgress" = False,
+    check_finite: bool = True,
 ) -> tuple[Float[Array, " n"], Array]:
     r"""$(dZ/d\mu, dZ/d\Sigma)$ for $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, computed by `method`:
 
@@ -113,6 +114,7 @@ def mean_cov_grads(
     estimator = "score" if method == "score" else "pathwise"
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
     options |= dict(exact=exact, projection=projection, progress=progress)
+    options |= dict(check_finite=check_finite)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     problem, name, cov_value, z = z_function(caller, f, mean, covariance, **options, **tolerance)
     if method != "bonnet_price" or problem.exact:
@@ -162,6 +164,7 @@ def estimate_grad(
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
     progress: "bool | AbstractProgress" = False,
+    check_finite: bool = True,
 ) -> Estimate:
     r"""The gradient $(dZ/d\mu, dZ/d(\text{covariance}))$ by `estimator`, with its error.
 
@@ -206,6 +209,7 @@ def estimate_grad(
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
     options |= dict(exact=exact, projection=projection, progress=progress)
+    options |= dict(check_finite=check_finite)
     problem, _, cov_value, z = z_function(caller, f, mean, covariance, **options, fixed_rule=True)
     grad = jax.grad(z, argnums=(0, 1))
     if problem.exact:
