@@ -140,6 +140,7 @@ def chain_rule(
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
     progress: "bool | AbstractProgress" = False,
+    check_finite: bool = True,
 ) -> ChainRule:
     r"""Every Jacobian in the chain $K \to (\mu, \Sigma) \to Z$, with $dZ/dK$ by `jax.grad`.
 
@@ -189,6 +190,7 @@ def chain_rule(
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
     options |= dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     options |= dict(exact=exact, projection=projection, progress=progress)
+    options |= dict(check_finite=check_finite)
     covariance = dict.fromkeys(COVARIANCE_ARGUMENTS) | {cov_form: cov_fn(K)}
     problem, _, cov_value, z = z_function(caller, f, mean_fn(K), covariance, **options)
     rule, key, dtype = problem.rule, problem.key, problem.mean.dtype

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._log_space import exponentiated, from_shifted, node_maximum
+from ._log_space import checked_shift, exponentiated, from_shifted, node_maximum
 from ._problem import Problem
 from ._rules import AbstractDeterministicRule, AbstractRule, Replicate
 from ._rules._base import PyTree
@@ -79,7 +79,8 @@ def estimate_integral(problem: Problem) -> Estimate:
     rule = problem.rule
     if problem.log_space:
         reference = rule.error_reference() if isinstance(rule, AbstractDeterministicRule) else None
-        shift = node_maximum(problem, [r for r in (rule, reference) if r is not None])
+        rules = [r for r in (rule, reference) if r is not None]
+        shift = checked_shift(problem, node_maximum(problem, rules), rules)
         linear = estimate_integral(exponentiated(problem, shift))
         relative = jax.tree.map(lambda e, v: e / jnp.abs(v), linear.error, linear.value)
         value = from_shifted(shift, linear.value, problem.caller)

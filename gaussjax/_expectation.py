@@ -34,6 +34,7 @@ def expectation(
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
     progress: "bool | AbstractProgress" = False,
+    check_finite: bool = True,
 ) -> PyTree:
     r"""The expected value $Z = E[f(x)]$, $x \sim N(\mu, \Sigma)$, by a rule on $N(0, I)$:
 
@@ -127,6 +128,7 @@ def expectation(
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
     options |= dict(exact=exact, projection=projection, progress=progress)
+    options |= dict(check_finite=check_finite)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     return value(resolve("gj.expectation", f, mean, covariance, **options, **tolerance))
 
@@ -150,6 +152,7 @@ def estimate(
     exact: bool = True,
     projection: Float[Array, "n k"] | str | None = "auto",
     progress: "bool | AbstractProgress" = False,
+    check_finite: bool = True,
 ) -> Estimate:
     r"""$E[f(x)]$ as `gj.expectation` computes it, with an error estimate beside it.
 
@@ -190,6 +193,7 @@ def estimate(
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
     options |= dict(exact=exact, projection=projection, progress=progress)
+    options |= dict(check_finite=check_finite)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     return estimate_of(resolve("gj.estimate", f, mean, covariance, **options, **tolerance))
 
@@ -212,6 +216,7 @@ def log_expectation(
     max_evaluations: int | None = None,
     projection: Float[Array, "n k"] | str | None = "auto",
     progress: "bool | AbstractProgress" = False,
+    check_finite: bool = True,
 ) -> PyTree:
     r"""$\log E[e^{\ell(x)}]$, $x \sim N(\mu, \Sigma)$, computed in log space: for likelihoods
     whose $E[f]$ underflows (a product of thousands of probabilities).
@@ -245,6 +250,7 @@ def log_expectation(
     covariance = dict(cov=cov, scale_tril=scale_tril, cov_factor=cov_factor, cov_diag=cov_diag)
     options = dict(rule=rule, estimator=estimator, key=key, batch_size=batch_size, adapt=adapt)
     options |= dict(projection=projection, exact=False, progress=progress)
+    options |= dict(check_finite=check_finite)
     tolerance = dict(rtol=rtol, atol=atol, max_evaluations=max_evaluations)
     problem = resolve("gj.log_expectation", log_f, mean, covariance, **options, **tolerance,
                       log_space=True)  # fmt: skip

@@ -14,6 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from ._finite import finite
 from ._rules._base import PyTree
 from ._runtime import check
 from ._weighted_sum import reduce_nodes
@@ -49,14 +50,31 @@ def node_maximum(problem, rules) -> PyTree:
     return jax.lax.stop_gradient(jax.tree.map(lambda *m: jnp.max(jnp.stack(m), axis=0), *maxima))
 
 
+def checked_shift(problem, shift: PyTree, rules) -> PyTree:
+    """The largest log_f on the nodes, or an error where it is NaN or +inf (log_f was, at a
+    node) or -inf (log_f is -inf at every node: Z is 0 there, and log Z has no derivative)."""
+    shift = finite(problem, shift, rules)
+    if not problem.check_finite:
+        return shift
+    all_minus_inf = jnp.any(jnp.stack([jnp.any(s == -jnp.inf) for s in jax.tree.leaves(shift)]))
+    return check(
+        shift,
+        all_minus_inf,
+        f"{problem.caller}: log_f is -inf at every node of the rule, so E[exp(log_f)] is 0 on "
+        "them and its logarithm -inf, with no derivative. Move the mean or widen the "
+        "covariance towards where log_f is finite, or pass check_finite=False to get -inf/NaN.",
+    )
+
+
 def exponentiated(problem, shift: PyTree):
     """The linear-space problem E[exp(log_f(x) - shift)]."""
     return problem.replace(f=Exponentiated(problem.f, shift), log_space=False)
 
 
 def from_shifted(shift: PyTree, total: PyTree, caller: str) -> PyTree:
-    """shift + log(total), or an error where a rule's negative weights made total <= 0."""
-    positive = jax.tree.leaves(jax.tree.map(lambda t: jnp.all(t > 0), total))
+    """shift + log(total), or an error where a rule's negative weights made total <= 0 (a NaN
+    total is log_f's doing, reported by the finiteness check or propagated)."""
+    positive = jax.tree.leaves(jax.tree.map(lambda t: jnp.all((t > 0) | jnp.isnan(t)), total))
     total = check(
         total,
         ~jnp.all(jnp.stack(positive)),
@@ -70,5 +88,5 @@ def from_shifted(shift: PyTree, total: PyTree, caller: str) -> PyTree:
 
 def log_integrate(problem) -> PyTree:
     """log E[exp(f(x))] by the problem's rule and estimator, f returning the logarithm."""
-    shift = node_maximum(problem, [problem.rule])
+    shift = checked_shift(problem, node_maximum(problem, [problem.rule]), [problem.rule])
     return from_shifted(shift, exponentiated(problem, shift).integrate(), problem.caller)

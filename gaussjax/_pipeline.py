@@ -11,6 +11,7 @@ Every entry point goes through `value` or `estimate`, so a stage added here serv
 import jax.numpy as jnp
 
 from ._errors import Estimate, estimate_integral, exactly, in_dimension
+from ._finite import closed_form_finite, finite, finite_estimate
 from ._laplace import prepared
 from ._projection import project
 from ._refine import refine
@@ -23,7 +24,8 @@ def value(problem) -> PyTree:
     if problem.exact:
         return closed_form(problem)
     if problem.tolerance is None:
-        return prepared(problem).integrate()
+        problem = prepared(problem)
+        return finite(problem, problem.integrate())
     return refine(problem, must_reach=True).value
 
 
@@ -33,11 +35,13 @@ def estimate(problem) -> Estimate:
     if problem.exact:
         return exactly(closed_form(problem))
     if problem.tolerance is None:
-        return estimate_integral(prepared(problem))
+        problem = prepared(problem)
+        return finite_estimate(problem, estimate_integral(problem))
     return in_dimension(refine(problem, must_reach=False), problem.dim)
 
 
 def closed_form(problem) -> PyTree:
     """E[f(x)] of a `gj.integrands` integrand, exact and differentiable in mean and factor."""
     cov = problem.factor @ problem.factor.T
-    return jnp.asarray(problem.f.expectation(problem.mean, cov), problem.mean.dtype)
+    value = jnp.asarray(problem.f.expectation(problem.mean, cov), problem.mean.dtype)
+    return closed_form_finite(problem, value)

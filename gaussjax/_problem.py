@@ -11,6 +11,7 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
 from jaxtyping import Array, Float, PRNGKeyArray
 
@@ -68,6 +69,7 @@ class Problem(eqx.Module):
             in f's program), else None.
         exact: whether f is a `gj.integrands` integrand whose closed form is used.
         progress: where to report each pass over the chunks (`gj.AbstractProgress`), or None.
+        check_finite: whether a NaN or inf from f is an error (True) or propagates (False).
 
     Built by every entry point from its arguments. `integrate()` first applies the projection
     stage (`mean` becomes $W^\top\mu$, `factor` a k-column factor of $W^\top\Sigma W$), so
@@ -98,6 +100,7 @@ class Problem(eqx.Module):
     projection: Float[Array, "n k"] | None = None
     exact: bool = eqx.field(static=True, default=False)
     progress: AbstractProgress | None = eqx.field(static=True, default=None)
+    check_finite: bool = eqx.field(static=True, default=True)
 
     @property
     def dim(self) -> int:
@@ -152,6 +155,7 @@ def resolve(
     exact: bool = True,
     projection="auto",
     progress=None,
+    check_finite: bool = True,
     scalar: bool = False,
     log_space: bool = False,
     fixed_rule: bool = False,
@@ -166,8 +170,9 @@ def resolve(
     False / True / a `gj.AbstractProgress`.
     """
     mean, factor = mean_and_factor(mean, covariance, caller)
-    if not isinstance(exact, bool):
-        raise TypeError(f"{caller}: exact must be True or False, got {exact!r}.")
+    for name, flag in (("exact", exact), ("check_finite", check_finite)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{caller}: {name} must be True or False, got {flag!r}.")
     W = check_projection(projection, mean, caller)
     point = jax.ShapeDtypeStruct(mean.shape if W is None else W.shape[1:], mean.dtype)
     adapt = resolve_adapt(adapt, caller)
@@ -194,9 +199,11 @@ def resolve(
             f"{caller}: {type(rule).__name__} is a random rule and needs a key: pass "
             "key=jax.random.key(0) (any seed)."
         )
-    _check_batch_size(batch_size, caller)
+    key = _check_key(key, caller)
+    batch_size = _check_batch_size(batch_size, caller)
     if rule is not None:
         check_sizes(rule, dim, batch_size, caller)
+        rule = rule.checked(dim, caller)
     tolerance = resolve_tolerance(rule, rtol, atol, max_evaluations, adapt, mean.dtype, caller)
     if exact:  # a closed form needs no rule, tolerance or adaptation
         tolerance, adapt = None, None
@@ -215,6 +222,7 @@ def resolve(
         projection=W,
         exact=exact,
         progress=resolve_progress(progress, caller),
+        check_finite=check_finite,
     )
     if not exact:
         problem.estimator.check(project(problem))
@@ -249,6 +257,13 @@ def _trace_integrand(f, mean: jax.ShapeDtypeStruct, caller: str, scalar: bool) -
             f"{caller}: f must return a number, an array or a pytree of numeric arrays for a "
             f"point x of shape {mean.shape}; it returned {shapes}."
         )
+    if _unbatchable_callback(closed.jaxpr):
+        raise ValueError(
+            f"{caller}: f calls jax.pure_callback without vmap_method, but gaussjax evaluates f "
+            "on many nodes at once with jax.vmap, which needs one. Pass "
+            'vmap_method="expand_dims" to jax.pure_callback (the callback then receives a '
+            'leading batch axis of nodes) or vmap_method="sequential" (one call per node).'
+        )
     if scalar and not (isinstance(shapes, jax.ShapeDtypeStruct) and shapes.shape == ()):
         raise TypeError(
             f"{caller}: f must return a scalar (a gradient in mean and covariance needs one); "
@@ -258,17 +273,62 @@ def _trace_integrand(f, mean: jax.ShapeDtypeStruct, caller: str, scalar: bool) -
     return Integrand(closed.jaxpr, list(closed.consts), jax.tree.structure(shapes))
 
 
+def _unbatchable_callback(jaxpr) -> bool:
+    """Whether the program calls `jax.pure_callback` without a `vmap_method` (so that it cannot
+    be batched), here or in any program nested in it."""
+    for equation in jaxpr.eqns:
+        params = equation.params
+        if equation.primitive.name == "pure_callback" and params.get("vmap_method") is None:
+            return True
+        for param in params.values():
+            for inner in param if isinstance(param, (tuple, list)) else (param,):
+                inner = getattr(inner, "jaxpr", inner)  # a ClosedJaxpr holds a Jaxpr
+                if hasattr(inner, "eqns") and _unbatchable_callback(inner):
+                    return True
+    return False
+
+
 def _is_numeric(dtype) -> bool:
     return jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_
 
 
-def _check_batch_size(batch_size, caller: str) -> None:
-    if batch_size is not None and (
-        not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
+def _check_batch_size(batch_size, caller: str) -> int | None:
+    """batch_size as a Python int (a NumPy integer is accepted), or None, or a clear error."""
+    if batch_size is None:
+        return None
+    if (
+        not isinstance(batch_size, (int, np.integer))
+        or isinstance(batch_size, (bool, np.bool_))
+        or batch_size < 1
     ):
         raise ValueError(
-            f"{caller}: batch_size must be a positive int or None, got {batch_size!r}."
+            f"{caller}: batch_size must be a positive int or None, got {batch_size!r} (it "
+            "decides the shapes of the compiled program, so it cannot be a traced array)."
         )
+    return int(batch_size)
+
+
+def _check_key(key, caller: str):
+    """A single JAX random key (typed, or a legacy uint32 key of shape (2,)), or None, or a
+    clear error."""
+    if key is None:
+        return None
+    shape = getattr(key, "shape", None)
+    dtype = getattr(key, "dtype", None)
+    if shape is not None and dtype is not None:
+        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+            if shape == ():
+                return key
+            raise ValueError(
+                f"{caller}: key must be a single key, got an array of keys of shape {shape}. "
+                "Pass one of them, or jax.vmap the call over the keys."
+            )
+        if dtype == jnp.uint32 and shape == (2,):  # a legacy jax.random.PRNGKey(seed)
+            return key
+    raise TypeError(
+        f"{caller}: key must be a JAX random key, got {key!r} of type {type(key).__name__}. "
+        "Pass key=jax.random.key(seed) with an int seed, e.g. key=jax.random.key(0)."
+    )
 
 
 def check_sizes(rule: AbstractRule, dim: int, batch_size, caller: str) -> None:

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from ._errors import Estimate, estimate_integral
 from ._estimators._pathwise import _pathwise_problem
+from ._finite import finite, not_finite
 from ._laplace import Laplace, adapted, fit, prepared
 from ._rules import (
     AbstractRandomRule,
@@ -72,12 +73,23 @@ def refine(problem, must_reach: bool) -> Estimate:
         "error": jax.tree.map(lambda z: jnp.full_like(z, jnp.inf), zeros),
         "spent": jnp.asarray(0),
         "last": [zeros for _ in families],
+        "not_finite": jnp.asarray(False),
+        "not_finite_value": zeros,
     }
     for rung in ladder:
         variant, valid = variants[rung.variant]
         skip = carry["done"] | ~valid
         carry = jax.lax.cond(skip, lambda c: c, _run(rung, variant, tolerance), carry)
-    estimate = Estimate(value=carry["value"], error=carry["error"], evaluations=carry["spent"])
+    plain = [rung.rule for rung in ladder if rung.variant == 0]
+    value = finite(problem, carry["value"], plain, also=carry["not_finite"])
+    failed = ~carry["done"]
+    if not problem.check_finite:  # IEEE propagation: the NaN or inf, not a tolerance error
+        propagate = carry["not_finite"] & ~carry["done"]
+        value = jax.tree.map(
+            lambda bad, v: jnp.where(propagate, bad, v), carry["not_finite_value"], value
+        )
+        failed = failed & ~propagate
+    estimate = Estimate(value=value, error=carry["error"], evaluations=carry["spent"])
     if not must_reach:
         return estimate
     worst = jax.tree.leaves(jax.tree.map(lambda e: jnp.max(e), carry["error"]))
@@ -87,7 +99,7 @@ def refine(problem, must_reach: bool) -> Estimate:
         "reached was {}. Raise max_evaluations, loosen the tolerance, pass adapt='laplace' "
         "for a peaked positive f, or call gj.estimate for the best value and its error."
     )
-    value = check_number(estimate.value, ~carry["done"], jnp.max(jnp.stack(worst)), message)
+    value = check_number(estimate.value, failed, jnp.max(jnp.stack(worst)), message)
     return dataclasses.replace(estimate, value=value)
 
 
@@ -95,7 +107,8 @@ def _run(rung: Rung, variant, tolerance):
     """The cond branch that evaluates one rung and updates the carry."""
 
     def run(carry):
-        chosen = variant.replace(rule=rung.rule)
+        # inside lax.cond values are traced: f's finiteness is checked once, after the ladder
+        chosen = variant.replace(rule=rung.rule, check_finite=False)
         if isinstance(rung.rule, AbstractRandomRule):
             estimate = estimate_integral(chosen)
             value = estimate.value
@@ -115,6 +128,7 @@ def _run(rung: Rung, variant, tolerance):
         better = score < carry["score"]
         last = list(carry["last"])
         last[rung.family] = value
+        first_bad = not_finite(value, chosen.log_space) & ~carry["not_finite"]
         return {
             "done": score <= 1.0,
             "score": jnp.minimum(score, carry["score"]),
@@ -122,6 +136,10 @@ def _run(rung: Rung, variant, tolerance):
             "error": jax.tree.map(lambda a, b: jnp.where(better, a, b), error, carry["error"]),
             "spent": carry["spent"] + rung.cost,
             "last": last,
+            "not_finite": carry["not_finite"] | not_finite(value, chosen.log_space),
+            "not_finite_value": jax.tree.map(
+                lambda a, b: jnp.where(first_bad, a, b), value, carry["not_finite_value"]
+            ),
         }
 
     return run

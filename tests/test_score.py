@@ -1,7 +1,6 @@
 """estimator="score": closed forms for f with jumps, agreement with pathwise, higher derivatives,
 black-box callbacks, baselines and errors."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -355,7 +354,8 @@ def test_singular_factor_is_a_runtime_error_for_score(jit):
             )
         )(m)
 
-    with pytest.raises((eqx.EquinoxRuntimeError, jax.errors.JaxRuntimeError), match="invertible"):
+    error = jax.errors.JaxRuntimeError if jit else ValueError
+    with pytest.raises(error, match="invertible"):
         (jax.jit(grad) if jit else grad)(MEAN)
 
 

@@ -47,6 +47,7 @@ from jaxtyping import Array, Float
 
 from .._rules import AbstractRandomRule
 from .._rules._base import PyTree
+from .._runtime import check
 from .._weighted_sum import as_floating
 from ._base import AbstractEstimator
 
@@ -81,7 +82,8 @@ class Score(AbstractEstimator):
     baseline: bool = eqx.field(default=True, static=True)
 
     def check(self, problem) -> None:
-        r"""The score estimator needs a density: a factor with at least as many columns as rows.
+        r"""The score estimator needs a density: a factor with at least as many columns as rows;
+        and its baseline, for a rule of independent samples, at least two samples.
 
         For `cov_factor` L of shape (n, r), r < n, x lies on the affine subspace
         $\mu + $ range(L). The score estimator sees f only there: it estimates the derivatives
@@ -89,6 +91,18 @@ class Score(AbstractEstimator):
         on f off it, where the Gaussian has no mass and no likelihood ratio exists. So that no
         partial gradient is returned as if whole, this is an error.
         """
+        rule = problem.rule
+        if (
+            self.baseline
+            and isinstance(rule, AbstractRandomRule)
+            and rule.has_independent_samples(problem.dim)
+            and rule.num_nodes(problem.dim) < 2
+        ):
+            raise problem.error(
+                f"estimator='score' with {rule}: the baseline of a rule of independent samples "
+                "is the mean of the other samples, and one sample has none. Pass "
+                "num_samples >= 2, or estimator=gj.Score(baseline=False)."
+            )
         n, r = problem.factor.shape
         if r < n:
             raise problem.error(
@@ -249,9 +263,9 @@ def _right_inverse(factor: Float[Array, "n r"], caller: str) -> Float[Array, "r 
         inverse = jnp.linalg.inv(factor)
     else:
         inverse = jnp.linalg.solve(factor @ factor.T, factor).T
-    return eqx.error_if(
+    return check(
         inverse,
-        ~jnp.all(jnp.isfinite(inverse)),
+        ~jnp.isfinite(inverse),
         f"{caller}: estimator='score' needs an invertible covariance factor (scale_tril or "
         "cov_factor of full row rank: a Gaussian with a density), but the factor is singular. "
         "Add jitter to the covariance, or use estimator='pathwise'.",

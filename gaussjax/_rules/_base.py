@@ -41,6 +41,12 @@ class AbstractRule(eqx.Module):
     def num_nodes(self, dim: int) -> int:
         """How many nodes the rule uses in `dim` dimensions (a Python int)."""
 
+    def checked(self, dim: int, caller: str) -> "AbstractRule":
+        """This rule, with checks of its values in `dim` dimensions that can only run when they
+        are known (traced hyperparameters): eagerly a ValueError, under `jit` at run time (see
+        `gaussjax/_runtime.py`). The default has nothing to check."""
+        return self
+
     def refine(self, dim: int) -> "AbstractRule | None":
         """The next rule of the family in `dim` dimensions, with about twice the nodes or more,
         that a call with `rtol=`/`atol=` tries when this one is not accurate enough (None: the

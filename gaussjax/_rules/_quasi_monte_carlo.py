@@ -187,6 +187,14 @@ class QuasiMonteCarlo(AbstractRandomRule):
     def num_nodes(self, dim: int) -> int:
         return self.num_samples
 
+    def checked(self, dim: int, caller: str) -> "QuasiMonteCarlo":
+        if dim > MAX_DIM:
+            raise ValueError(
+                f"{caller}: QuasiMonteCarlo has Sobol direction numbers for up to {MAX_DIM} "
+                f"dimensions, got {dim}; use gj.MonteCarlo or gj.SparseGrid in higher dimensions."
+            )
+        return self
+
     def refine(self, dim: int) -> "QuasiMonteCarlo":
         return QuasiMonteCarlo(num_samples=2 * self.num_samples, num_replicates=self.num_replicates)
 

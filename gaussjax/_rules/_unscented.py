@@ -5,6 +5,7 @@ from typing import ClassVar
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
+from .._runtime import check
 from ._base import AbstractDeterministicRule
 from ._cubature import Cubature
 
@@ -64,6 +65,18 @@ class Unscented(AbstractDeterministicRule):
 
     def num_nodes(self, dim: int) -> int:
         return 2 * dim + 1
+
+    def checked(self, dim: int, caller: str) -> "Unscented":
+        """alpha, beta, kappa finite, alpha nonzero and dim + kappa > 0, also when traced."""
+        kappa = 3.0 - dim if self.kappa is None else self.kappa
+        values = jnp.stack([jnp.asarray(v, float) for v in (self.alpha, self.beta, kappa)])
+        bad = ~jnp.all(jnp.isfinite(values)) | (values[0] == 0) | (dim + values[2] <= 0)
+        message = (
+            f"{caller}: Unscented(alpha, beta, kappa) needs finite values, alpha != 0 and "
+            f"dim + kappa > 0 (here dim = {dim}); otherwise its weights are NaN or inf."
+        )
+        alpha = check(self.alpha, bad, message)
+        return Unscented(alpha=alpha, beta=self.beta, kappa=self.kappa)
 
     def _kappa(self, dim: int):
         kappa = 3.0 - dim if self.kappa is None else self.kappa
