@@ -13,8 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._find_projection import Lifted
-from ._rules import AbstractRule
+from ._rules import AbstractDeterministicRule, AbstractRule
 from ._rules._base import PyTree
+from ._rules._rotated import references
 from ._runtime import check, concrete
 from ._weighted_sum import nodes_at
 
@@ -67,9 +68,9 @@ def finite_estimate(problem, estimate):
     if not problem.check_finite:
         return estimate
     rule = problem.rule
-    reference = getattr(rule, "error_reference", lambda: None)()
+    others = references(rule, problem.dim) if isinstance(rule, AbstractDeterministicRule) else []
     nan_error = jnp.any(jnp.stack([jnp.any(jnp.isnan(e)) for e in jax.tree.leaves(estimate.error)]))
-    value = finite(problem, estimate.value, [rule, reference], also=nan_error)
+    value = finite(problem, estimate.value, [rule, *others], also=nan_error)
     return dataclasses.replace(estimate, value=value)
 
 

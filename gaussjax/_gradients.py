@@ -215,7 +215,9 @@ def estimate_grad(
     if problem.exact:
         return exactly(grad(problem.mean, cov_value, problem.rule, problem.key))
     if isinstance(problem.rule, AbstractDeterministicRule):
-        estimate = against_reference(lambda r: grad(problem.mean, cov_value, r, None), problem.rule)
+        estimate = against_reference(
+            lambda r: grad(problem.mean, cov_value, r, None), problem.rule, problem.dim
+        )
     else:
         keys = jax.random.split(problem.key, num_repeats)
         grads = jax.lax.map(lambda k: grad(problem.mean, cov_value, problem.rule, k), keys)

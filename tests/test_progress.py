@@ -61,7 +61,7 @@ class Record(gj.AbstractProgress):
         return runs
 
 
-def z(progress, batch_size=16, estimator="pathwise", rule=RULE, key=None):
+def z(progress, batch_size=16, estimator="pathwise", rule=RULE, key=None, check_finite=True):
     def expectation(mean, cov=COV):
         return gj.expectation(
             f,
@@ -72,6 +72,7 @@ def z(progress, batch_size=16, estimator="pathwise", rule=RULE, key=None):
             key=key,
             batch_size=batch_size,
             progress=progress,
+            check_finite=check_finite,
         )
 
     return expectation
@@ -114,7 +115,7 @@ def test_a_forward_pass_reaches_100_percent_exactly_once_per_run():
 )
 def test_the_backward_pass_reports_too(how):
     record = Record()
-    expectation = z(record)
+    expectation = z(record, check_finite=False)  # unchecked: only the gradient needs computing
     grad = {
         "grad": jax.grad(expectation),
         "jit(grad)": jax.jit(jax.grad(expectation)),
@@ -128,6 +129,14 @@ def test_the_backward_pass_reports_too(how):
     assert_complete(record.runs("backward"), 1)  # once per chunk, not once per member of a vmap
     # under jit(grad) only the gradient is computed, so XLA drops the forward sum and its reports
     assert_complete(record.runs("forward"), 0 if how in ("jit(grad)", "vmap(grad)") else 1)
+
+
+def test_checking_that_f_is_finite_costs_one_forward_pass_under_jit_grad():
+    record = Record()
+    got = run(jax.jit(jax.grad(z(record))), MEAN)
+    assert jnp.allclose(got, exact_grad(MEAN[None])[0], rtol=1e-8)
+    assert_complete(record.runs("forward"), 1)  # the values are summed to be checked
+    assert_complete(record.runs("backward"), 1)
 
 
 def test_the_value_and_the_gradient_are_two_passes():
@@ -177,9 +186,10 @@ def test_estimate_makes_one_pass_per_rule_it_evaluates(key):
     assert described == [
         "gj.estimate GaussHermite(order=10) forward",
         "gj.estimate GaussHermite(order=9) forward",
+        "gj.estimate Rotated(GaussHermite(order=10)) forward",
         "gj.estimate MonteCarlo(num_samples=64) forward",
     ]
-    assert len(record.runs("forward")) == 3
+    assert len(record.runs("forward")) == 4
 
 
 def test_chain_rule_and_gradient_entry_points_take_progress():
@@ -187,14 +197,15 @@ def test_chain_rule_and_gradient_entry_points_take_progress():
 
     @jax.jit
     def both(K):
-        options = dict(rule=RULE, batch_size=16, progress=record)
+        options = dict(rule=RULE, batch_size=16, progress=record, check_finite=False)
         report = gj.chain_rule(f, lambda K: K @ MEAN, lambda K: COV + 0.1 * K @ K.T, K, **options)
         return report, gj.mean_cov_grads(f, MEAN, COV, **options)
 
     report, _ = run(both, jnp.eye(2))
     assert jnp.allclose(report.contraction, report.dZ_dK, rtol=1e-12)
     # chain_rule differentiates Z twice, and needs its value once; under jit, XLA computes
-    # only what is needed: one forward pass, three backward ones
+    # only what is needed: one forward pass, three backward ones (with check_finite=True each
+    # gradient also sums f's values to check them: see the test above)
     assert_complete(record.runs("forward"), 1)
     assert_complete(record.runs("backward"), 3)
 
