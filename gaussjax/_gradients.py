@@ -134,7 +134,8 @@ class _BonnetPrice(eqx.Module):
     f: Callable
 
     def __call__(self, x):
-        return jax.grad(self.f)(x), 0.5 * jax.hessian(self.f)(x)
+        f = lambda x: jnp.asarray(self.f(x), x.dtype)  # noqa: E731 - an int f has derivatives 0
+        return jax.grad(f)(x), 0.5 * jax.hessian(f)(x)
 
 
 def _in_covariance_argument(g_cov: Float[Array, "n n"], name: str, factor) -> Array:

@@ -293,6 +293,13 @@ def test_mean_cov_grads_and_estimate_grad_turn_lists_into_arrays_of_the_document
         assert isinstance(part, jax.Array) and part.shape == shape
 
 
+def test_an_f_returning_an_int_has_zero_gradients_by_every_method():
+    for method in ("autodiff", "bonnet_price", "score"):
+        dmean, dcov = gj.mean_cov_grads(lambda x: 3, MEAN, COV, method=method, rule=RULE)
+        assert dmean.dtype == dcov.dtype == jnp.float64
+        assert np.allclose(dmean, 0, atol=1e-14) and np.allclose(dcov, 0, atol=1e-14)
+
+
 def test_integer_inputs_are_promoted_to_the_default_float():
     z = gj.expectation(f, jnp.array([1, 2]), jnp.array([[2, 0], [0, 1]]), rule=RULE)
     assert z.dtype == jnp.float64 and np.isclose(z, 1 + 4 + 2 + 1)
