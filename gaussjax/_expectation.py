@@ -90,6 +90,9 @@ def expectation(
             program. A pass is one sweep over the chunks of one rule: one forward, plus one
             backward when differentiated in reverse mode. Without `batch_size` the rule is one
             chunk.
+        check_finite: True (default): an f that returns NaN or inf at a node is an error
+            naming f (eagerly, and the node). False: NaN and inf propagate, as IEEE arithmetic
+            does (mean and covariance are checked either way).
 
     Returns:
         A pytree shaped like f(x), in the dtype of mean and covariance.
@@ -105,14 +108,18 @@ def expectation(
 
     Raises:
         ValueError: wrong shapes (of a projection too), not exactly one covariance argument, a
-            random rule without key, too many nodes; at run time (under `jit` too) a covariance
-            that is not positive definite, a tolerance not reached within the budget, a Laplace
-            fit that failed (f not positive at the mean, no mode found). With estimator="score":
-            cov_factor of shape (n, r) with r < n (no density), and at run time a singular
+            random rule without key, too many nodes, a bad batch_size. Values, eagerly: NaN or
+            inf in mean or covariance, a cov asymmetric beyond rounding or not positive
+            definite, f returning NaN or inf, a tolerance not reached within the budget, a
+            Laplace fit that failed (f not positive at the mean, no mode found). With
+            estimator="score": cov_factor of shape (n, r) with r < n (no density), a singular
             factor. With estimator="pathwise", when differentiated in mean or covariance: an f
             that calls `jax.pure_callback`, or that depends on x only through operations with
             zero derivative (a step, rounding); the message says to use estimator="score".
-        TypeError: f not callable or not returning arrays; rule not a gaussjax rule.
+        jax.errors.JaxRuntimeError: the same checks of values under `jit` and `vmap`, when the
+            compiled call runs (the message holds the ValueError's text; docs/errors.md).
+        TypeError: f not callable or not returning arrays; rule not a gaussjax rule; key not
+            a JAX random key.
 
     Example:
         >>> import jax, jax.numpy as jnp, gaussjax as gj
