@@ -1,8 +1,9 @@
 """Error estimates, computed one way from what each rule declares about itself.
 
 A deterministic rule names a reference rule (`error_reference()`): the error indicator is the
-difference between the two. A random rule comes in independent replicates (`num_replicates`):
-the error is the standard error of their mean. The same two functions serve `gj.estimate`
+larger of the differences from it and from the rule turned by a fixed rotation (`_rotated.py`).
+A random rule comes in independent replicates (`num_replicates`): the error is the standard
+error of their mean. The same two functions serve `gj.estimate`
 (values) and `gj.estimate_grad` (gradients); no rule ever sees f.
 """
 
@@ -28,11 +29,12 @@ class Estimate(eqx.Module):
 
     Attributes:
         value: the rule's approximation of E[f(x)] (or of its gradient).
-        error: for a random rule, the standard error; for a deterministic rule, the absolute
-            difference from its reference rule (coarser, or for the degree-3 rules the
-            degree-5 cubature): an error indicator, usually an over-estimate of the rule's error
-            once it has converged, not a bound. With a tolerance (rtol=, atol=, or no rule),
-            the error of the rule chosen: its difference from the previous rule of its
+        error: for a random rule, the standard error; for a deterministic rule, the largest
+            absolute difference from its reference rule (coarser, or for the degree-3 rules the
+            degree-5 cubature) and, from two dimensions, from the rule turned by a fixed
+            rotation: an error indicator, usually an over-estimate of the rule's error once it
+            has converged, not a bound (docs/errors.md). With a tolerance (rtol=, atol=, or no
+            rule), the error of the rule chosen: its difference from the previous rule of its
             family, or three standard errors of a random rule. Exactly 0 where `exact`.
         evaluations: how many times f was evaluated for it (None where not counted).
         dim: the dimension the rule ran in: n, the rank r of `cov_factor`, or k < n after a
