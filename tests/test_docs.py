@@ -15,6 +15,8 @@ import threading
 import jax.numpy as jnp
 import pytest
 
+import gaussjax
+
 ROOT = pathlib.Path(__file__).parent.parent
 README = ROOT / "README.md"
 PAGES = sorted((ROOT / "docs").glob("*.md"))
@@ -52,6 +54,14 @@ def test_the_readme_is_a_short_front_door_that_links_every_page():
     assert len(text) < 8000, f"README.md has {len(text)} characters; move detail into docs/"
     missing = [p.name for p in PAGES if f"(docs/{p.name}" not in text]
     assert not missing, f"README.md does not link {missing}"
+
+
+def test_the_api_reference_documents_every_public_name():
+    documented = set(
+        re.findall(r"^::: gaussjax\.(\w+)", (ROOT / "docs" / "api.md").read_text(), re.M)
+    )
+    public = {name for name in dir(gaussjax) if not name.startswith("_")}
+    assert public <= documented, f"docs/api.md lacks {sorted(public - documented)}"
 
 
 MAIN_PAGES = {
