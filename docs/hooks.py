@@ -67,7 +67,8 @@ class DoctestExamples(griffe.Extension):
     """Read a docstring's `Example:` section (the house style) as Google's `Examples:`, whose
     `>>>` lines griffe renders as code (an `Example:` is otherwise an admonition of prose)."""
 
+    EXAMPLE = re.compile(r"^(\s*)Example:$", re.M)
+
     def on_instance(self, *, obj, **kwargs):
         if obj.docstring is not None:
-            obj.docstring.value = re.sub(r"^(\s*)Example:$", r"\1Examples:", obj.docstring.value,
-                                         flags=re.M)  # fmt: skip
+            obj.docstring.value = self.EXAMPLE.sub(r"\1Examples:", obj.docstring.value)
