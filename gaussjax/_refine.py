@@ -76,7 +76,11 @@ def refine(problem, must_reach: bool) -> Estimate:
     for rung in ladder:
         variant, valid = variants[rung.variant]
         skip = carry["done"] | ~valid
-        carry = jax.lax.cond(skip, lambda c: c, _run(rung, variant, tolerance), carry)
+        # Reverse mode through a cond keeps every branch's residuals, zeros where skipped: a
+        # checkpointed rung keeps only its inputs and recomputes the one that ran.
+        carry = jax.lax.cond(
+            skip, lambda c: c, jax.checkpoint(_run(rung, variant, tolerance)), carry
+        )
     estimate = Estimate(value=carry["value"], error=carry["error"], evaluations=carry["spent"])
     if not must_reach:
         return estimate
