@@ -76,6 +76,9 @@ def refine(problem, must_reach: bool) -> Estimate:
     for rung in ladder:
         variant, valid = variants[rung.variant]
         skip = carry["done"] | ~valid
+        if not isinstance(skip, jax.core.Tracer):  # eagerly: run what is needed, compile nothing
+            carry = carry if skip else _run(rung, variant, tolerance)(carry)
+            continue
         # Reverse mode through a cond keeps every branch's residuals, zeros where skipped: a
         # checkpointed rung keeps only its inputs and recomputes the one that ran.
         carry = jax.lax.cond(
