@@ -56,8 +56,9 @@ def reduce_nodes(
     mesh = node_mesh(num_nodes, progress)
     shards = 1 if mesh is None else mesh.size
     per_shard = -(-num_nodes // shards)
-    asked = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-    size = rule.chunk_size(dim, min(asked, per_shard))
+    asked = min(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, per_shard)
+    balanced = -(-per_shard // -(-per_shard // asked))  # equal chunks, the last one not padded
+    size = rule.chunk_size(dim, balanced)
     num_chunks = -(-num_nodes // size)
     chunks_per_shard = -(-num_chunks // shards)
     padded = shards * chunks_per_shard * size > num_nodes
@@ -136,12 +137,19 @@ def weighted_sum(
 
     def summarise(nodes, weights):
         values = jax.vmap(g)(nodes)
-        return jax.tree.map(lambda v: jnp.tensordot(weights, as_floating(v, dtype), 1), values)
+        return jax.tree.map(lambda v: weighted_total(weights, as_floating(v, dtype)), values)
 
     def add(a, b):
         return jax.tree.map(jnp.add, a, b)
 
     return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size, progress, at)
+
+
+def weighted_total(weights: Float[Array, " b"], values: Float[Array, "b ..."]) -> Array:
+    """sum_i weights_i values_i as a product and a sum, not a dot product: under `jax.vmap`
+    (many Gaussians at once) a dot product becomes a batch of tiny ones, several times slower
+    on a CPU than the fused elementwise product and sum."""
+    return jnp.sum(weights.reshape(weights.shape + (1,) * (values.ndim - 1)) * values, axis=0)
 
 
 def as_floating(value: Array, dtype) -> Array:
