@@ -33,6 +33,7 @@ def reduce_nodes(
     batch_size: int | None,
     progress: "tuple[AbstractProgress, str] | None" = None,
     at: "tuple[Float[Array, ' n'], Float[Array, 'n r']] | None" = None,
+    identity: "Callable[[PyTree], PyTree] | None" = None,
 ) -> PyTree:
     """`summarise(nodes, weights)` over all nodes of `rule`, chunk by chunk, the chunks'
     summaries merged by the associative `combine`; with `at` = (shift, factor), summarise
@@ -51,6 +52,10 @@ def reduce_nodes(
 
     `progress` = (reporter, description) reports each chunk as it is done, forward and backward
     (see `_progress/_meter.py`).
+
+    `identity`, if given, maps a summary's shape (`jax.eval_shape`) to the identity of
+    `combine` (zeros for a sum): then every chunk runs in the scan, whose body is compiled
+    once, instead of the first chunk outside it and the others inside (half the compile time).
     """
     num_nodes = rule.num_nodes(dim)
     mesh = node_mesh(num_nodes, progress)
@@ -76,19 +81,29 @@ def reduce_nodes(
 
     remat = batch_size is not None or num_nodes > MAX_NODES_KEPT
     if mesh is None:
-        return _run_chunks(chunk, combine, 0, num_chunks, progress, remat)
+        return _run_chunks(chunk, combine, 0, num_chunks, progress, remat, identity)
 
     def on_device(index):
         start = index * chunks_per_shard
-        return _run_chunks(chunk, combine, start, chunks_per_shard, None, remat)
+        return _run_chunks(chunk, combine, start, chunks_per_shard, None, remat, identity)
 
     return over_devices(on_device, combine, mesh)
 
 
-def _run_chunks(chunk, combine, start, count: int, progress, remat: bool) -> PyTree:
-    """combine(chunk(start), ..., chunk(start + count - 1)): the first chunk, then a scan,
-    its body rematerialised in reverse mode if `remat`."""
+def _run_chunks(chunk, combine, start, count: int, progress, remat: bool, identity=None) -> PyTree:
+    """combine(chunk(start), ..., chunk(start + count - 1)): the first chunk, then a scan (or,
+    given `identity`, all chunks in the scan), its body rematerialised in reverse mode if
+    `remat`."""
     start = jnp.asarray(start, jnp.int32)
+    if identity is not None and progress is None and count > 1:
+
+        def add(total, number):
+            return combine(total, chunk(number)), None
+
+        # a barrier, so that XLA makes the nodes at run time instead of unrolling and folding
+        numbers = jax.lax.optimization_barrier(start + jnp.arange(count, dtype=jnp.int32))
+        initial = identity(jax.eval_shape(chunk, start))
+        return jax.lax.scan(jax.checkpoint(add) if remat else add, initial, numbers)[0]
     # a barrier, so that XLA makes the nodes at run time instead of folding them into constants
     first_number = jax.lax.optimization_barrier(start)
     if progress is None:
@@ -142,7 +157,10 @@ def weighted_sum(
     def add(a, b):
         return jax.tree.map(jnp.add, a, b)
 
-    return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size, progress, at)
+    def zeros(shapes):
+        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size, progress, at, zeros)
 
 
 def weighted_total(weights: Float[Array, " b"], values: Float[Array, "b ..."]) -> Array:
