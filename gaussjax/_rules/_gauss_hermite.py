@@ -32,10 +32,10 @@ class GaussHermite(AbstractDeterministicRule):
     $$E[g(\xi)] \approx \sum_{j_1..j_d} v_{j_1}\cdots v_{j_d}\, g(z_{j_1}, \dots, z_{j_d}).$$
 
     Exact for every monomial whose exponents are each at most $2m - 1$ (so for total degree
-    $2m - 1$). Cost: $m^d$ nodes, built from the 1-D table by broadcasting, chunk by chunk
-    when `batch_size` is set (a chunk is a whole number of sub-grids: `batch_size` is rounded
-    down to $c\,m^k$ nodes, $c < m$). Error indicator in `gj.estimate`: the difference from
-    order $m - 1$.
+    $2m - 1$). Cost: $m^d$ nodes, built from the 1-D table by broadcasting, chunk by chunk (a
+    chunk is a whole number of sub-grids: its size, `batch_size` or 65,536, is rounded down to
+    $c\,m^k$ nodes, $c < m$). Error indicator in `gj.estimate`: the difference from order
+    $m - 1$.
 
     Args:
         order: nodes per axis, m >= 1.
