@@ -14,9 +14,10 @@ from ._rules._base import PyTree
 
 MAX_NODES = 2**31 - 1
 """No rule may have more nodes than this: node indices are 32-bit integers."""
-DEFAULT_BATCH_SIZE = 2**16
-"""Without `batch_size`, nodes are evaluated this many at a time (65,536: enough that the loop
-over chunks costs nothing measurable, few enough that a chunk's points stay small)."""
+DEFAULT_BATCH_SIZE = 2**18
+"""Without `batch_size`, nodes are evaluated this many at a time (262,144: every default rule
+and 10^5 Monte Carlo samples are one chunk, compiled and run without a loop; larger rules loop
+over chunks whose points stay small)."""
 MAX_NODES_KEPT = 2**22
 """Without `batch_size`, a reverse-mode derivative keeps what each chunk needs (as a
 hand-written grid would) up to this many nodes; beyond it, and always with `batch_size`, each
