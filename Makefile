@@ -57,6 +57,7 @@ $(VENV)/.benchmark-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 benchmark: $(VENV)/.benchmark-installed
+	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/progress.py
 

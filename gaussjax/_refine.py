@@ -30,7 +30,6 @@ from ._rules import (
 )
 from ._rules._quasi_monte_carlo import MAX_DIM as QMC_MAX_DIM
 from ._runtime import check, check_number
-from ._weighted_sum import MAX_NODES_UNBATCHED
 
 BUDGET_SHARE = 4
 """No single rule of a ladder uses more than this fraction of the budget (1/4): the rules about
@@ -180,9 +179,7 @@ def _ladder(variants, families, problem, budget: int) -> list[Rung]:
         dim, first, envelope = variant.dim, True, 0
         while rule is not None:
             nodes = rule.num_nodes(dim)
-            if nodes * per_evaluation > budget // BUDGET_SHARE or (
-                problem.batch_size is None and rule.num_nodes(dim) > MAX_NODES_UNBATCHED
-            ):
+            if nodes * per_evaluation > budget // BUDGET_SHARE:
                 break
             envelope = max(envelope, nodes * per_evaluation)
             rung = Rung(family, variant_index, rule, nodes * per_evaluation, first)
