@@ -119,6 +119,12 @@ def mean_and_factor(
     return checked_mean(mean, caller), factor_from(name, value, caller)
 
 
+SMALL = 4
+"""Up to this dimension the Cholesky factor is written out entry by entry (elementwise
+arithmetic): under `jax.vmap` over many small Gaussians that is one vectorised computation,
+where `jnp.linalg.cholesky` and its derivative call a small factorisation per Gaussian."""
+
+
 def _checked_cholesky(cov: Float[Array, "n n"], caller: str) -> Float[Array, "n n"]:
     cov = check(
         cov,
@@ -136,7 +142,11 @@ def _checked_cholesky(cov: Float[Array, "n n"], caller: str) -> Float[Array, "n 
         f"{cov.dtype}. Pass a symmetric matrix (e.g. (cov + cov.T) / 2 if the difference is "
         "rounding of your own), or scale_tril / cov_factor.",
     )
-    factor = jnp.linalg.cholesky((cov + cov.T) / 2)
+    symmetric = (cov + cov.T) / 2
+    if cov.shape[0] <= SMALL:
+        factor = _small_cholesky(symmetric)
+    else:
+        factor = jnp.linalg.cholesky(symmetric)
     return check(
         factor,
         ~jnp.isfinite(factor),
@@ -152,3 +162,17 @@ def _asymmetry(cov: Float[Array, "n n"]) -> Float[Array, ""]:
     scale = jnp.sqrt(jnp.abs(jnp.outer(jnp.diag(cov), jnp.diag(cov))))
     ratio = jnp.where(scale > 0, difference / jnp.where(scale > 0, scale, 1), jnp.inf)
     return jnp.max(jnp.where(difference > 0, ratio, 0.0))
+
+
+def _small_cholesky(a: Float[Array, "n n"]) -> Float[Array, "n n"]:
+    """The Cholesky factor by the Cholesky-Banachiewicz recurrence, unrolled (NaN where `a` is
+    not positive definite, as `jnp.linalg.cholesky`)."""
+    n = a.shape[0]
+    L = [[jnp.zeros((), a.dtype)] * n for _ in range(n)]
+    for j in range(n):
+        diagonal = a[j, j] - sum((L[j][k] ** 2 for k in range(j)), jnp.zeros((), a.dtype))
+        L[j][j] = jnp.sqrt(jnp.where(diagonal > 0, diagonal, jnp.nan))
+        for i in range(j + 1, n):
+            dot = sum((L[i][k] * L[j][k] for k in range(j)), jnp.zeros((), a.dtype))
+            L[i][j] = (a[i, j] - dot) / L[j][j]
+    return jnp.stack([jnp.stack(row) for row in L])

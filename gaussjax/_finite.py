@@ -17,7 +17,6 @@ from ._rules import AbstractDeterministicRule, AbstractRule
 from ._rules._base import PyTree
 from ._rules._rotated import references
 from ._runtime import check, concrete
-from ._weighted_sum import nodes_at
 
 SEARCH_CHUNK = 2**14
 """When a node is looked for (eagerly, after a failure), f runs on this many nodes at a time."""
@@ -111,13 +110,14 @@ def _where(problem, rules) -> str:
 
 def _first_bad_node(problem, rule):
     dim, dtype = problem.dim, problem.mean.dtype
-    total = min(rule.num_nodes(dim), SEARCH_LIMIT)
+    num_nodes = rule.num_nodes(dim)
+    size = rule.chunk_size(dim, SEARCH_CHUNK)
 
-    def chunk(indices):
-        nodes, _ = nodes_at(rule, indices, dim, dtype, problem.key)
+    def chunk(number):
+        nodes, _ = rule.chunk(number, size, dim, dtype, problem.key)
         points = jax.vmap(lambda xi: problem.mean + problem.factor @ xi)(nodes)
         values = jax.vmap(problem.f)(points)
-        flat = [jnp.reshape(v, (indices.shape[0], -1)) for v in jax.tree.leaves(values)]
+        flat = [jnp.reshape(v, (size, -1)) for v in jax.tree.leaves(values)]
         values = jnp.concatenate([v.astype(dtype) for v in flat], axis=1)
         if problem.log_space:
             bad = jnp.any(jnp.isnan(values) | (values == jnp.inf), axis=1)
@@ -126,14 +126,14 @@ def _first_bad_node(problem, rule):
         return bad, points, values
 
     chunk = jax.jit(chunk)
-    for start in range(0, total, SEARCH_CHUNK):
-        indices = jnp.arange(start, min(start + SEARCH_CHUNK, total), dtype=jnp.int32)
-        bad, points, values = (np.asarray(a) for a in chunk(indices))
+    for number in range(-(-min(num_nodes, SEARCH_LIMIT) // size)):
+        bad, points, values = (np.array(a) for a in chunk(jnp.asarray(number, jnp.int32)))
+        bad[max(0, num_nodes - number * size) :] = False  # past the last node: padding
         if bad.any():
             i = int(np.argmax(bad))
             point = points[i]
             if isinstance(problem.f, Lifted):  # f of x, seen as a function of y = B^T x
                 point = np.asarray(problem.f.basis) @ point
             shown = values[i][0] if values.shape[1] == 1 else values[i]
-            return start + i, point, shown
+            return number * size + i, point, shown
     return None

@@ -33,8 +33,8 @@ class Exponentiated(eqx.Module):
 def node_maximum(problem, rules) -> PyTree:
     """The largest value of f on the nodes of any of `rules`, elementwise, held constant."""
 
-    def summarise(nodes, weights):
-        values = jax.vmap(lambda xi: problem.f(problem.mean + problem.factor @ xi))(nodes)
+    def summarise(points, weights):
+        values = jax.vmap(problem.f)(points)
         return jax.tree.map(lambda v: jnp.max(v, axis=0), values)
 
     def larger(a, b):
@@ -43,7 +43,7 @@ def node_maximum(problem, rules) -> PyTree:
     maxima = [
         reduce_nodes(
             summarise, larger, rule, problem.dim, problem.mean.dtype, problem.key,
-            problem.batch_size,
+            problem.batch_size, at=(problem.mean, problem.factor),
         )
         for rule in rules
     ]  # fmt: skip

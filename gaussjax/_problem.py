@@ -26,7 +26,7 @@ from ._projection import check_projection, project, projected_dim
 from ._rules import AbstractDeterministicRule, AbstractRandomRule, AbstractRule, Replicate
 from ._rules._base import PyTree
 from ._tolerance import Tolerance, resolve_tolerance
-from ._weighted_sum import MAX_NODES, MAX_NODES_UNBATCHED, weighted_sum
+from ._weighted_sum import MAX_NODES, weighted_sum
 from .integrands import AbstractIntegrand
 
 
@@ -107,12 +107,16 @@ class Problem(eqx.Module):
         """The dimension the rule runs in: r, or min(k, r) with a projection of k columns."""
         return projected_dim(self.factor.shape, self.projection)
 
-    def weighted_sum(self, g: Callable[[Float[Array, " r"]], PyTree]) -> PyTree:
+    def weighted_sum(self, g: Callable[[Float[Array, " r"]], PyTree], at=None) -> PyTree:
         r"""$\sum_i w_i\, g(\xi_i)$ over the rule's nodes, chunked by `batch_size`; one pass
-        reported to `progress` (forward, and backward when differentiated in reverse mode)."""
+        reported to `progress` (forward, and backward when differentiated in reverse mode).
+
+        With `at` = (shift, factor), $\sum_i w_i\, g(\mathrm{shift} + \mathrm{factor}\,\xi_i)$:
+        the same sum, with the points made by the rule (a tensor grid makes them without a
+        matrix product). `at=(problem.mean, problem.factor)` sums g(x) over the points x."""
         progress = None if self.progress is None else (self.progress, self.description)
         return weighted_sum(
-            g, self.rule, self.dim, self.mean.dtype, self.key, self.batch_size, progress
+            g, self.rule, self.dim, self.mean.dtype, self.key, self.batch_size, progress, at
         )
 
     @property
@@ -332,17 +336,11 @@ def _check_key(key, caller: str):
 
 
 def check_sizes(rule: AbstractRule, dim: int, batch_size, caller: str) -> None:
-    """A rule that fits: at most 2^31 - 1 nodes, and without batch_size at most 2^22."""
+    """A rule that fits: at most 2^31 - 1 nodes."""
     num_nodes = rule.num_nodes(dim)
     if num_nodes > MAX_NODES:
         raise ValueError(
             f"{caller}: {rule} needs {num_nodes:.3g} nodes in {dim} dimensions, more than the "
             f"limit of {MAX_NODES} (2^31 - 1). Use a rule whose cost grows gently with the "
             "dimension, e.g. gj.MonteCarlo(num_samples=...), or a lower order."
-        )
-    if batch_size is None and num_nodes > MAX_NODES_UNBATCHED:
-        raise ValueError(
-            f"{caller}: {rule} needs {num_nodes} nodes in {dim} dimensions, more than "
-            f"{MAX_NODES_UNBATCHED} evaluated at once. Pass batch_size=65536 (say) to evaluate "
-            "them in chunks in bounded memory, or choose a rule with fewer nodes."
         )

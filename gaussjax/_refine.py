@@ -31,7 +31,6 @@ from ._rules import (
 )
 from ._rules._quasi_monte_carlo import MAX_DIM as QMC_MAX_DIM
 from ._runtime import check, check_number
-from ._weighted_sum import MAX_NODES_UNBATCHED
 
 BUDGET_SHARE = 4
 """No single rule of a ladder uses more than this fraction of the budget (1/4): the rules about
@@ -79,7 +78,14 @@ def refine(problem, must_reach: bool) -> Estimate:
     for rung in ladder:
         variant, valid = variants[rung.variant]
         skip = carry["done"] | ~valid
-        carry = jax.lax.cond(skip, lambda c: c, _run(rung, variant, tolerance), carry)
+        if not isinstance(skip, jax.core.Tracer):  # eagerly: run what is needed, compile nothing
+            carry = carry if skip else _run(rung, variant, tolerance)(carry)
+            continue
+        # Reverse mode through a cond keeps every branch's residuals, zeros where skipped: a
+        # checkpointed rung keeps only its inputs and recomputes the one that ran.
+        carry = jax.lax.cond(
+            skip, lambda c: c, jax.checkpoint(_run(rung, variant, tolerance)), carry
+        )
     plain = [rung.rule for rung in ladder if rung.variant == 0]
     value = finite(problem, carry["value"], plain, also=carry["not_finite"])
     failed = ~carry["done"]
@@ -191,9 +197,7 @@ def _ladder(variants, families, problem, budget: int) -> list[Rung]:
         dim, first, envelope = variant.dim, True, 0
         while rule is not None:
             nodes = rule.num_nodes(dim)
-            if nodes * per_evaluation > budget // BUDGET_SHARE or (
-                problem.batch_size is None and rule.num_nodes(dim) > MAX_NODES_UNBATCHED
-            ):
+            if nodes * per_evaluation > budget // BUDGET_SHARE:
                 break
             envelope = max(envelope, nodes * per_evaluation)
             rung = Rung(family, variant_index, rule, nodes * per_evaluation, first)

@@ -1,34 +1,27 @@
-"""sum_i w_i g(xi_i) over a rule's nodes, in one pass or chunk by chunk in bounded memory."""
+"""sum_i w_i g(xi_i) over a rule's nodes, chunk by chunk, spread over all devices."""
 
-import functools
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._devices import node_mesh, over_devices
 from ._progress import AbstractProgress, Meter
-from ._rules import AbstractDeterministicRule, AbstractRule
-from ._rules._adapted import AdaptedDeterministic
+from ._rules import AbstractRule
 from ._rules._base import PyTree
 
 MAX_NODES = 2**31 - 1
 """No rule may have more nodes than this: node indices are 32-bit integers."""
-MAX_NODES_UNBATCHED = 2**22
-"""Without `batch_size`, at most this many nodes are evaluated at once (4,194,304)."""
-MAX_TABLE_ENTRIES = 2**21
-"""A deterministic rule's nodes are a compile-time constant up to this many numbers (d x nodes)."""
-
-
-def nodes_at(
-    rule: AbstractRule, indices: Int[Array, " b"], dim: int, dtype, key: PRNGKeyArray | None
-) -> tuple[Float[Array, "b dim"], Float[Array, " b"]]:
-    """The nodes and weights of `rule` at `indices`; the key only for a random rule."""
-    if isinstance(rule, AbstractDeterministicRule):
-        return jax.vmap(lambda i: rule.node(i, dim, dtype))(indices)
-    return jax.vmap(lambda i: rule.node(i, dim, dtype, key))(indices)
+DEFAULT_BATCH_SIZE = 2**18
+"""Without `batch_size`, nodes are evaluated this many at a time (262,144: every default rule
+and 10^5 Monte Carlo samples are one chunk, compiled and run without a loop; larger rules loop
+over chunks whose points stay small)."""
+MAX_NODES_KEPT = 2**22
+"""Without `batch_size`, a reverse-mode derivative keeps what each chunk needs (as a
+hand-written grid would) up to this many nodes; beyond it, and always with `batch_size`, each
+chunk is recomputed in the backward pass instead (`jax.checkpoint`), so memory stays bounded."""
 
 
 def reduce_nodes(
@@ -40,79 +33,108 @@ def reduce_nodes(
     key: PRNGKeyArray | None,
     batch_size: int | None,
     progress: "tuple[AbstractProgress, str] | None" = None,
+    at: "tuple[Float[Array, ' n'], Float[Array, 'n r']] | None" = None,
+    identity: "Callable[[PyTree], PyTree] | None" = None,
 ) -> PyTree:
-    """`summarise(nodes, weights)` over all nodes of `rule`, chunk by chunk with `batch_size`,
-    the chunks' summaries merged by the associative `combine`.
+    """`summarise(nodes, weights)` over all nodes of `rule`, chunk by chunk, the chunks'
+    summaries merged by the associative `combine`; with `at` = (shift, factor), summarise
+    receives the points shift + factor @ xi instead of the nodes xi.
 
-    With `batch_size`, the nodes are generated and summarised `batch_size` at a time inside a
-    `lax.scan` whose body is rematerialised (`jax.checkpoint`), so neither the result nor its
-    reverse-mode gradient holds more than one chunk of nodes in memory. The last chunk is
-    padded with copies of the last node of weight zero: `summarise` must ignore such nodes.
+    The nodes are cut into chunks of `rule.chunk_size(dim, batch_size)` nodes (`batch_size`
+    `DEFAULT_BATCH_SIZE` when not given), which `rule.chunk` (or `rule.chunk_points`) makes
+    from the chunk's number: no table of all nodes is held. Chunks after the first run inside
+    a `lax.scan`; with `batch_size` (or beyond `MAX_NODES_KEPT` nodes) its body is
+    rematerialised (`jax.checkpoint`), so neither the result nor its reverse-mode gradient
+    holds more than one chunk of nodes in memory. Nodes past the last one (padding the last
+    chunk) get weight zero: `summarise` must ignore such nodes.
+
+    With several devices (`_devices.py`) each device takes an equal run of chunks, makes its
+    own nodes, and the devices' summaries are merged by `combine`.
 
     `progress` = (reporter, description) reports each chunk as it is done, forward and backward
-    (see `_progress/_meter.py`); without `batch_size` the whole rule is one chunk.
+    (see `_progress/_meter.py`).
+
+    `identity`, if given, maps a summary's shape (`jax.eval_shape`) to the identity of
+    `combine` (zeros for a sum): then every chunk runs in the scan, whose body is compiled
+    once, instead of the first chunk outside it and the others inside (half the compile time).
     """
     num_nodes = rule.num_nodes(dim)
+    mesh = node_mesh(num_nodes, progress)
+    shards = 1 if mesh is None else mesh.size
+    per_shard = -(-num_nodes // shards)
+    asked = min(DEFAULT_BATCH_SIZE if batch_size is None else batch_size, per_shard)
+    balanced = -(-per_shard // -(-per_shard // asked))  # equal chunks, the last one not padded
+    size = rule.chunk_size(dim, balanced)
+    num_chunks = -(-num_nodes // size)
+    chunks_per_shard = -(-num_chunks // shards)
+    padded = shards * chunks_per_shard * size > num_nodes
 
-    def chunk(indices, weight_mask):
-        nodes, weights = nodes_at(rule, indices, dim, dtype, key)
-        return summarise(nodes, weights * weight_mask)
-
-    if batch_size is None or batch_size >= num_nodes:
-        if _has_fixed_table(rule, num_nodes, dim):
-            table = fixed_table(rule, dim, jnp.dtype(dtype).name)
-
-            def whole():
-                return summarise(*table)
-        elif isinstance(rule, AdaptedDeterministic) and _has_fixed_table(rule.rule, num_nodes, dim):
-            table = fixed_table(rule.rule, dim, jnp.dtype(dtype).name)
-
-            def whole():
-                return summarise(*jax.vmap(rule.adaptation.apply)(*table))
+    def chunk(number):
+        if at is None:
+            nodes, weights = rule.chunk(number, size, dim, dtype, key)
         else:
-            # the barrier keeps XLA from folding the whole node table into the program at
-            # compile time (minutes for a large grid): the nodes are made at run time
-            indices = jax.lax.optimization_barrier(jnp.arange(num_nodes, dtype=jnp.int32))
+            nodes, weights = rule.chunk_points(number, size, dim, dtype, key, *at)
+        if padded:  # (unsigned: the padding may pass 2^31 - 1, never 2^32)
+            first = number.astype(jnp.uint32) * np.uint32(size)
+            in_range = first + jnp.arange(size, dtype=jnp.uint32) < np.uint32(num_nodes)
+            weights = jnp.where(in_range, weights, jnp.zeros_like(weights))
+        return summarise(nodes, weights)
 
-            def whole():
-                return summarise(*nodes_at(rule, indices, dim, dtype, key))
+    remat = batch_size is not None or num_nodes > MAX_NODES_KEPT
+    if mesh is None:
+        return _run_chunks(chunk, combine, 0, num_chunks, progress, remat, identity)
 
-        if progress is None:
-            return whole()
-        meter = Meter(*progress, num_chunks=1)
-        first, _ = meter.watch(whole)
-        return meter.finish(first(), [])
+    def on_device(index):
+        start = index * chunks_per_shard
+        return _run_chunks(chunk, combine, start, chunks_per_shard, None, remat, identity)
 
-    num_chunks = -(-num_nodes // batch_size)
+    return over_devices(on_device, combine, mesh)
+
+
+def _run_chunks(chunk, combine, start, count: int, progress, remat: bool, identity=None) -> PyTree:
+    """combine(chunk(start), ..., chunk(start + count - 1)): the first chunk, then a scan (or,
+    given `identity`, all chunks in the scan), its body rematerialised in reverse mode if
+    `remat`."""
+    start = jnp.asarray(start, jnp.int32)
+    if identity is not None and progress is None and count > 1:
+
+        def add(total, number):
+            return combine(total, chunk(number)), None
+
+        # a barrier, so that XLA makes the nodes at run time instead of unrolling and folding
+        numbers = jax.lax.optimization_barrier(start + jnp.arange(count, dtype=jnp.int32))
+        initial = identity(jax.eval_shape(chunk, start))
+        return jax.lax.scan(jax.checkpoint(add) if remat else add, initial, numbers)[0]
+    # a barrier, so that XLA makes the nodes at run time instead of folding them into constants
+    first_number = jax.lax.optimization_barrier(start)
     if progress is None:
         meter, first_chunk, later_chunk = None, chunk, chunk
     else:
-        meter = Meter(*progress, num_chunks=num_chunks)
-        examples = (jnp.zeros(batch_size, jnp.int32), jnp.ones((), dtype))
-        first_chunk, later_chunk = meter.watch(chunk, *examples)
+        meter = Meter(*progress, num_chunks=count)
+        first_chunk, later_chunk = meter.watch(chunk, jnp.zeros((), jnp.int32))
+    first = first_chunk(first_number)
+    if count == 1:
+        return first if meter is None else meter.finish(first, [])
 
     def chunk_number(number):
-        indices = number * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
-        in_range = indices < num_nodes
-        args = (jnp.minimum(indices, num_nodes - 1), in_range.astype(dtype))
-        return later_chunk(*args) if meter is None else later_chunk(*args, number=number)
+        return later_chunk(number) if meter is None else later_chunk(number, number=number)
 
-    @jax.checkpoint
     def add_chunk(total, number):
         return combine(total, chunk_number(number)), None
+
+    if remat:
+        add_chunk = jax.checkpoint(add_chunk)
 
     def add_and_report(total, number):
         tick = meter.during(number)  # outside the checkpoint: the backward does not replay it
         total, _ = add_chunk(total, number)
         return total, tick
 
-    first_indices = jax.lax.optimization_barrier(jnp.arange(batch_size, dtype=jnp.int32))
-    first = first_chunk(first_indices, jnp.ones((), dtype))
+    numbers = start + jnp.arange(1, count, dtype=jnp.int32)
     if meter is None:
-        total, _ = jax.lax.scan(add_chunk, first, jnp.arange(1, num_chunks, dtype=jnp.int32))
-        return total
+        return jax.lax.scan(add_chunk, first, numbers)[0]
     first_tick = meter.done(0, first)
-    total, ticks = jax.lax.scan(add_and_report, first, jnp.arange(1, num_chunks, dtype=jnp.int32))
+    total, ticks = jax.lax.scan(add_and_report, first, numbers)
     return meter.finish(total, [first_tick, ticks])
 
 
@@ -124,45 +146,29 @@ def weighted_sum(
     key: PRNGKeyArray | None,
     batch_size: int | None,
     progress: "tuple[AbstractProgress, str] | None" = None,
+    at: "tuple[Float[Array, ' n'], Float[Array, 'n r']] | None" = None,
 ) -> PyTree:
-    r"""$\sum_i w_i\, g(\xi_i)$ over the nodes of `rule` in `dim` dimensions."""
+    r"""$\sum_i w_i\, g(\xi_i)$ over the nodes of `rule` in `dim` dimensions; with `at` =
+    (shift, factor), $\sum_i w_i\, g(\mathrm{shift} + \mathrm{factor}\,\xi_i)$."""
 
     def summarise(nodes, weights):
         values = jax.vmap(g)(nodes)
-        return jax.tree.map(lambda v: jnp.tensordot(weights, as_floating(v, dtype), 1), values)
+        return jax.tree.map(lambda v: weighted_total(weights, as_floating(v, dtype)), values)
 
     def add(a, b):
         return jax.tree.map(jnp.add, a, b)
 
-    return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size, progress)
+    def zeros(shapes):
+        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size, progress, at, zeros)
 
 
-def _has_fixed_table(rule: AbstractRule, num_nodes: int, dim: int) -> bool:
-    no_arrays = not jax.tree.leaves(eqx.filter(rule, eqx.is_array))
-    return (
-        isinstance(rule, AbstractDeterministicRule)
-        and no_arrays
-        and num_nodes * dim <= MAX_TABLE_ENTRIES
-    )
-
-
-@functools.lru_cache(maxsize=16)
-def fixed_table(
-    rule: AbstractDeterministicRule, dim: int, dtype: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """All nodes and weights of a deterministic rule, computed once per (rule, dim, dtype).
-
-    Used without `batch_size`: the table enters the compiled program as a constant, as a
-    hand-written grid would, instead of being rebuilt from the node indices on every call.
-    """
-    table = rule.table(dim)
-    if table is not None:
-        nodes, weights = table
-        return nodes.astype(dtype), weights.astype(dtype)
-    indices = np.arange(rule.num_nodes(dim), dtype=np.int32)
-    jitted = jax.jit(lambda i: nodes_at(rule, i, dim, dtype, None))
-    nodes, weights = jitted.lower(indices).compile()(indices)  # runs now, also under an outer jit
-    return np.asarray(nodes), np.asarray(weights)
+def weighted_total(weights: Float[Array, " b"], values: Float[Array, "b ..."]) -> Array:
+    """sum_i weights_i values_i as a product and a sum, not a dot product: under `jax.vmap`
+    (many Gaussians at once) a dot product becomes a batch of tiny ones, several times slower
+    on a CPU than the fused elementwise product and sum."""
+    return jnp.sum(weights.reshape(weights.shape + (1,) * (values.ndim - 1)) * values, axis=0)
 
 
 def as_floating(value: Array, dtype) -> Array:

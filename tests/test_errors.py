@@ -59,11 +59,6 @@ TRACE_TIME_ERRORS = [
     ),
     (
         ValueError,
-        "Pass batch_size",
-        lambda m, c: gj.expectation(f, jnp.zeros(7), jnp.eye(7), rule=gj.GaussHermite(order=10)),
-    ),
-    (
-        ValueError,
         "more than the limit of 2147483647",
         lambda m, c: gj.expectation(
             f, jnp.zeros(20), jnp.eye(20), rule=gj.GaussHermite(order=5), batch_size=1024

@@ -244,3 +244,16 @@ def test_a_hundred_million_node_rule_runs_in_bounded_memory():
     value, grad = jax.jit(jax.value_and_grad(z))(mean)
     assert np.isclose(float(value), 0.8, rtol=1e-4)
     assert np.allclose(grad, 0.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_small_and_large_covariances_are_factored_alike(n):
+    from gaussjax._covariance import mean_and_factor
+
+    A = np.random.default_rng(n).standard_normal((n, n))
+    cov = jnp.asarray(A @ A.T + 0.1 * np.eye(n))
+    _, factor = mean_and_factor(jnp.zeros(n), {"cov": cov}, "test")
+    np.testing.assert_allclose(factor, np.linalg.cholesky(cov), rtol=1e-12, atol=1e-14)
+    grad = jax.grad(lambda c: jnp.sum(mean_and_factor(jnp.zeros(n), {"cov": c}, "test")[1]))
+    grad_lapack = jax.grad(lambda c: jnp.sum(jnp.linalg.cholesky((c + c.T) / 2)))
+    np.testing.assert_allclose(grad(cov), grad_lapack(cov), rtol=1e-10, atol=1e-12)

@@ -54,3 +54,14 @@ def test_reports_size_and_degree():
 def test_rejects_num_samples_below_one():
     with pytest.raises(ValueError, match="num_samples >= 1"):
         gj.MonteCarlo(num_samples=0)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_a_chunk_of_samples_is_the_samples_one_by_one(key, dtype):
+    rule = gj.MonteCarlo(num_samples=100)
+    nodes, weights = rule.chunk(jnp.asarray(3), 16, 5, dtype, key)  # samples 48..63
+    one_by_one = jax.vmap(lambda i: rule.node(i, 5, dtype, key)[0])(48 + jnp.arange(16))
+    assert nodes.dtype == dtype and nodes.shape == (16, 5)
+    np.testing.assert_array_equal(nodes, one_by_one)
+    np.testing.assert_array_equal(weights, np.full(16, 0.01, dtype))
+    assert len(np.unique(np.asarray(nodes))) == nodes.size

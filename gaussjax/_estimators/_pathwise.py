@@ -48,7 +48,7 @@ class Pathwise(AbstractEstimator):
     def integrate(self, problem) -> PyTree:
         mean, factor = _guard(problem.f, problem.mean, problem.factor, problem.caller)
         try:
-            return problem.weighted_sum(lambda xi: problem.f(mean + factor @ xi))
+            return problem.weighted_sum(problem.f, at=(mean, factor))
         except ValueError as error:
             if CALLBACK_ERROR not in str(error):
                 raise

@@ -5,6 +5,7 @@ rule is a rule for N(0, I) like any other, and never sees f.
 """
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -45,6 +46,12 @@ class AdaptedDeterministic(AbstractDeterministicRule):
     def node(self, index, dim: int, dtype):
         return self.adaptation.apply(*self.rule.node(index, dim, dtype))
 
+    def chunk_size(self, dim: int, batch_size: int) -> int:
+        return self.rule.chunk_size(dim, batch_size)
+
+    def chunk(self, number, size: int, dim: int, dtype, key=None):
+        return jax.vmap(self.adaptation.apply)(*self.rule.chunk(number, size, dim, dtype))
+
     def error_reference(self):
         return adapted(self.rule.error_reference(), self.adaptation)
 
@@ -70,6 +77,12 @@ class AdaptedRandom(AbstractRandomRule):
 
     def node(self, index, dim: int, dtype, key):
         return self.adaptation.apply(*self.rule.node(index, dim, dtype, key))
+
+    def chunk_size(self, dim: int, batch_size: int) -> int:
+        return self.rule.chunk_size(dim, batch_size)
+
+    def chunk(self, number, size: int, dim: int, dtype, key):
+        return jax.vmap(self.adaptation.apply)(*self.rule.chunk(number, size, dim, dtype, key))
 
     def refine(self, dim: int):
         return adapted(self.rule.refine(dim), self.adaptation)

@@ -1,9 +1,11 @@
 """The interface every rule implements: nodes and weights on N(0, I), and how to judge its error."""
 
 import abc
+import functools
 from typing import Any, ClassVar
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
@@ -52,6 +54,44 @@ class AbstractRule(eqx.Module):
         that a call with `rtol=`/`atol=` tries when this one is not accurate enough (None: the
         family ends here; the default)."""
         return None
+
+    def chunk_size(self, dim: int, batch_size: int) -> int:
+        """How many nodes one chunk holds when at most `batch_size` are asked for: by default
+        `batch_size` itself (at most the whole rule). A rule whose nodes come in blocks (the
+        rows of a tensor grid) may round it down to whole blocks, so that `chunk` can build
+        them by broadcasting."""
+        return max(1, min(batch_size, self.num_nodes(dim)))
+
+    @abc.abstractmethod
+    def chunk(
+        self, number: Int[Array, ""], size: int, dim: int, dtype, key: PRNGKeyArray | None = None
+    ) -> tuple[Float[Array, "size dim"], Float[Array, " size"]]:
+        """Nodes `number * size` to `number * size + size - 1` and their weights, in `dtype`
+        (`key`: a random rule's key, None for a deterministic rule). `number` is traced (a loop
+        counter); indices past the last node may give any node of the rule (the caller sets
+        their weights to zero). Implemented by the two subclasses from `node`; override it
+        where a chunk can be built faster than node by node."""
+
+    def chunk_points(
+        self,
+        number: Int[Array, ""],
+        size: int,
+        dim: int,
+        dtype,
+        key: PRNGKeyArray | None,
+        shift: Float[Array, " n"],
+        factor: Float[Array, "n dim"],
+    ) -> tuple[Float[Array, "size n"], Float[Array, " size"]]:
+        r"""The chunk's nodes moved to $x_i = \mathrm{shift} + \mathrm{factor}\,\xi_i$ (the points
+        where f is evaluated), and their weights. By default `chunk`, then one matrix product;
+        a tensor grid adds one small table per axis instead."""
+        nodes, weights = self.chunk(number, size, dim, dtype, key)
+        return shift + nodes @ factor.T, weights
+
+    def _indices(self, number: Int[Array, ""], size: int, dim: int) -> Int[Array, " size"]:
+        """The node indices of chunk `number`, those past the last node replaced by the last."""
+        indices = number * size + jnp.arange(size, dtype=jnp.int32)
+        return jnp.minimum(indices, self.num_nodes(dim) - 1)
 
 
 class AbstractDeterministicRule(AbstractRule):
@@ -102,6 +142,18 @@ class AbstractDeterministicRule(AbstractRule):
         where a rule can build them without JAX (faster for large grids); None by default."""
         return None
 
+    def chunk(
+        self, number: Int[Array, ""], size: int, dim: int, dtype, key: None = None
+    ) -> tuple[Float[Array, "size dim"], Float[Array, " size"]]:
+        """Chunk `number` of `size` nodes (see `gj.AbstractRule.chunk`): a small rule (no traced
+        hyperparameters, at most 2^16 numbers in its table) slices its NumPy table, computed
+        once; a larger one calls `node` for each index."""
+        table = small_table(self, dim, dtype)
+        if table is not None:
+            return table_chunk(table, number, size)
+        indices = self._indices(number, size, dim)
+        return jax.vmap(lambda i: self.node(i, dim, dtype))(indices)
+
 
 class AbstractRandomRule(AbstractRule):
     r"""A rule whose nodes are drawn from a key, in independent replicates.
@@ -143,6 +195,62 @@ class AbstractRandomRule(AbstractRule):
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
         """The node xi_index (shape (dim,)) and its weight w_index, in `dtype`, from `key`."""
 
+    def chunk(
+        self, number: Int[Array, ""], size: int, dim: int, dtype, key: PRNGKeyArray = None
+    ) -> tuple[Float[Array, "size dim"], Float[Array, " size"]]:
+        """Chunk `number` of `size` nodes (see `gj.AbstractRule.chunk`), by `node` for each
+        index. An override must give each node the value `node` gives it, whatever `size` (so
+        that `batch_size` does not change the result)."""
+        indices = self._indices(number, size, dim)
+        return jax.vmap(lambda i: self.node(i, dim, dtype, key))(indices)
+
     def has_independent_samples(self, dim: int) -> bool:
         """Whether every node is its own replicate (independent, identically distributed)."""
         return self.num_replicates == self.num_nodes(dim)
+
+
+MAX_TABLE_ENTRIES = 2**16
+"""A deterministic rule's nodes are a compile-time constant up to this many numbers (dim x
+nodes); larger rules make their nodes at run time, so that compiling stays fast."""
+
+
+def small_table(
+    rule: AbstractDeterministicRule, dim: int, dtype
+) -> "tuple[np.ndarray, np.ndarray] | None":
+    """All nodes and weights of a small deterministic rule without traced hyperparameters, in
+    `dtype`, computed once (None for other rules)."""
+    no_arrays = not jax.tree.leaves(eqx.filter(rule, eqx.is_array))
+    if not no_arrays or rule.num_nodes(dim) * dim > MAX_TABLE_ENTRIES:
+        return None
+    return _cached_table(rule, dim, jnp.dtype(dtype).name)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_table(rule: AbstractDeterministicRule, dim: int, dtype: str):
+    table = rule.table(dim)
+    if table is None:
+        indices = np.arange(rule.num_nodes(dim), dtype=np.int32)
+        jitted = jax.jit(jax.vmap(lambda i: rule.node(i, dim, dtype)))
+        table = jitted.lower(indices).compile()(indices)  # runs now, also under an outer jit
+    nodes, weights = (np.asarray(t).astype(dtype) for t in table)
+    return nodes, weights
+
+
+def table_chunk(table: tuple[np.ndarray, np.ndarray], number: Int[Array, ""], size: int):
+    """Chunk `number` of `size` rows of a NumPy table (rows past its end repeat its last)."""
+    nodes, weights = table
+    if size >= len(weights):
+        pad = size - len(weights)
+        return (
+            jnp.asarray(np.concatenate([nodes, np.repeat(nodes[-1:], pad, axis=0)])),
+            jnp.asarray(np.concatenate([weights, np.repeat(weights[-1:], pad)])),
+        )
+    num_chunks = -(-len(weights) // size)
+    pad = num_chunks * size - len(weights)
+    nodes = np.concatenate([nodes, np.repeat(nodes[-1:], pad, axis=0)])
+    weights = np.concatenate([weights, np.repeat(weights[-1:], pad)])
+    start = number * size
+    return (
+        jax.lax.dynamic_slice_in_dim(jnp.asarray(nodes), start, size),
+        jax.lax.dynamic_slice_in_dim(jnp.asarray(weights), start, size),
+    )

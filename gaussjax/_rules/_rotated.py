@@ -8,6 +8,7 @@ most of its nodes' positions, can miss (see `gaussjax/_errors.py`).
 
 import functools
 
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
@@ -43,6 +44,13 @@ class Rotated(AbstractDeterministicRule):
     ) -> tuple[Float[Array, " dim"], Float[Array, ""]]:
         xi, weight = self.rule.node(index, dim, dtype)
         return rotation(dim).astype(dtype) @ xi, weight
+
+    def chunk_size(self, dim: int, batch_size: int) -> int:
+        return self.rule.chunk_size(dim, batch_size)
+
+    def chunk(self, number, size: int, dim: int, dtype, key=None):
+        nodes, weights = self.rule.chunk(number, size, dim, dtype, key)
+        return nodes @ jnp.asarray(rotation(dim), dtype).T, weights
 
     def table(self, dim: int):
         table = self.rule.table(dim)
