@@ -12,86 +12,38 @@ the evaluations of f spent; then the summary quoted in docs/adaptive.md.
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-import gaussjax as gj
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+from references import integrands, logistic_likelihood, parameterisation  # noqa: E402
+
+import gaussjax as gj  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 RTOL = 1e-6
 
 
-def parameterisation(n):
-    """mean and covariance of the tests' K parameterisation, at its reference K."""
-    C = jnp.linspace(-1.0, 1.0, 2 * n).reshape(n, 2)
-    K = 0.5 * C + 0.1
-    mean = jnp.tanh(K) @ jnp.array([0.7, -0.4]) + 0.1 * jnp.sum(C * K, axis=1)
-    cov = 0.2 * jnp.eye(n) + 0.05 * jnp.ones((n, n)) + 0.1 * (K @ K.T)
-    return mean, cov
-
-
-def with_closed_forms(n):
-    """{name: (f, E[f] under N(mean, cov) as a function of (mean, cov))}."""
-    a, w = jnp.linspace(0.5, -0.3, n), jnp.linspace(-0.4, 0.6, n) + 0.2
-    Q = jnp.eye(n) + 0.1 * jnp.ones((n, n))
-    b, target = jnp.arange(1.0, n + 1.0) / n, jnp.linspace(0.3, -0.2, n)
-    P, R = 0.8 * jnp.eye(n) + 0.1 * jnp.ones((n, n)), 0.5 * jnp.eye(n)
-    gaussian = jax.scipy.stats.multivariate_normal.pdf
-    ndtr = jax.scipy.special.ndtr
-
-    def saturating(mu, S):
-        d = mu - target
-        scale = jnp.linalg.det(jnp.eye(n) + S @ P) ** -0.5
-        return scale * jnp.exp(-0.5 * d @ jnp.linalg.solve(S + jnp.linalg.inv(P), d))
-
-    return {
-        "exp_linear": (lambda x: jnp.exp(a @ x), lambda mu, S: jnp.exp(a @ mu + 0.5 * a @ S @ a)),
-        "quadratic": (
-            lambda x: x @ Q @ x + b @ x,
-            lambda mu, S: jnp.trace(Q @ S) + mu @ Q @ mu + b @ mu,
-        ),
-        "cosine": (
-            lambda x: jnp.cos(w @ x),
-            lambda mu, S: jnp.cos(w @ mu) * jnp.exp(-0.5 * w @ S @ w),
-        ),
-        "saturating": (lambda x: jnp.exp(-0.5 * (x - target) @ P @ (x - target)), saturating),
-        "gaussian_kernel": (
-            lambda x: gaussian(x, target, R),
-            lambda mu, S: gaussian(mu, target, R + S),
-        ),
-        "probit": (
-            lambda x: ndtr(w @ x),
-            lambda mu, S: ndtr(w @ mu / jnp.sqrt(1.0 + w @ S @ w)),
-        ),
-    }
-
-
-def without_closed_forms(n, mean, cov):
-    """{name: f}: a peaked cost off the mean, and a logistic likelihood of 50 observations."""
+def peaked(n, mean, cov):
+    """A peaked exp-quadratic of width 0.2 whose peak sits 1.5 standard deviations off."""
     sd = jnp.sqrt(jnp.diag(cov))
     direction = jnp.where(jnp.arange(n) % 2 == 0, 1.0, -1.0) / jnp.sqrt(n)
     peak = mean + 1.5 * sd * direction
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(50, n)) * 0.5
-    truth = rng.normal(size=n)
-    chance = 1 / (1 + np.exp(-features @ truth))
-    labels = np.where(rng.uniform(size=50) < chance, 1, -1)
-    margins = jnp.asarray(labels[:, None] * features)
-    return {
-        "peaked": lambda x: jnp.exp(-12.5 * jnp.sum((x - peak) ** 2)),
-        "likelihood": lambda x: jnp.prod(jax.nn.sigmoid(margins @ x)),
-    }
+    return lambda x: jnp.exp(-12.5 * jnp.sum((x - peak) ** 2))
 
 
 def sweep(n):
     """[(name, actual / tolerance, reported / tolerance, met, evaluations)] at dimension n."""
-    mean, cov = parameterisation(n)
-    cases = {name: (f, exact(mean, cov)) for name, (f, exact) in with_closed_forms(n).items()}
+    mean_fn, cov_fn, K = parameterisation(n)
+    mean, cov = mean_fn(K), cov_fn(K)
+    cases = {name: (f, exact(mean, cov)) for name, (f, exact) in integrands(n).items()}
     reference_rule = gj.SparseGrid(level=9 if n > 4 else 12)
-    for name, f in without_closed_forms(n, mean, cov).items():
+    likelihood, _ = logistic_likelihood(n, 50)
+    for name, f in (("peaked", peaked(n, mean, cov)), ("likelihood", likelihood)):
         reference = jax.jit(
             lambda m, c, f=f: gj.expectation(f, m, c, rule=reference_rule, adapt="laplace")
         )
