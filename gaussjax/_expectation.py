@@ -163,7 +163,9 @@ def estimate(
 ) -> Estimate:
     r"""$E[f(x)]$ as `gj.expectation` computes it, with an error estimate beside it.
 
-    The error is, per rule:
+    The error is, per rule (from two dimensions a deterministic rule's is the larger of the
+    difference below and its difference from itself turned by a fixed rotation, which costs
+    the rule's own evaluations again):
 
     | rule | error | extra evaluations of f |
     |---|---|---|
@@ -179,8 +181,8 @@ def estimate(
     `gj.expectation`; the value is differentiable the same way. With a tolerance (no `rule`,
     or `rtol`/`atol`), the estimate of the first rule of the ladder that meets it, or of the
     best one when none does (no error is raised), and `evaluations` counts what was spent.
-    With `progress`, each rule evaluated is its own pass: two for a deterministic rule (the
-    rule, then its reference), one for a random rule. For a `gj.integrands` integrand
+    With `progress`, each rule evaluated is its own pass: for a deterministic rule the rule,
+    its reference and (from two dimensions) its rotated copy; one for a random rule. For a `gj.integrands` integrand
     (with `exact=True`) the value is its closed form and the error 0: `est.exact` says so.
     `est.dim` is the dimension the rule ran in (smaller than n after a projection, given or
     found in f's program).
