@@ -182,8 +182,9 @@ def estimate(
     or `rtol`/`atol`), the estimate of the first rule of the ladder that meets it, or of the
     best one when none does (no error is raised), and `evaluations` counts what was spent.
     With `progress`, each rule evaluated is its own pass: for a deterministic rule the rule,
-    its reference and (from two dimensions) its rotated copy; one for a random rule. For a `gj.integrands` integrand
-    (with `exact=True`) the value is its closed form and the error 0: `est.exact` says so.
+    its reference and (from two dimensions) its rotated copy; one for a random rule. For a
+    `gj.integrands` integrand (with `exact=True`) the value is its closed form and the error 0:
+    `est.exact` says so.
     `est.dim` is the dimension the rule ran in (smaller than n after a projection, given or
     found in f's program).
 
