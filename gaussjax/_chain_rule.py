@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._covariance import COVARIANCE_ARGUMENTS
+from ._errors import Estimate
 from ._estimators import AbstractEstimator
 from ._gradients import z_function
 from ._laplace import Laplace
@@ -108,6 +109,86 @@ class ChainRule(eqx.Module):
         return plot_chain_rule(
             self, labels=labels, transpose=transpose, annotate=annotate, jacobians=jacobians
         )
+
+    def dZ_dK_error(self, gradient: Estimate) -> PyTree:
+        r"""An error for $dZ/dK$, shaped like K: the errors of `gj.estimate_grad` carried to K
+        through the Jacobians, with absolute values (the triangle inequality),
+
+        $$e_{K_{ij}} = \sum_k e_{\mu_k} \left\lvert \frac{\partial \mu_k}{\partial K_{ij}}
+            \right\rvert + \sum_{kl} e_{\Sigma_{kl}} \left\lvert
+            \frac{\partial \Sigma_{kl}}{\partial K_{ij}} \right\rvert ,$$
+
+        with $e_\mu$, $e_\Sigma$ = `gradient.error`. This is the error of the gradient an
+        optimiser uses. It bounds the error of `dZ_dK` as far as the errors of dZ/dmean and
+        dZ/dcov bound theirs: for a deterministic rule they are indicators (the difference from
+        a reference rule and a rotated copy, docs/errors.md), for a random rule standard errors.
+        An infinite error (a rule with no reference) gives inf wherever it reaches K through a
+        nonzero Jacobian entry, and nothing where the Jacobian is 0.
+
+        `gj.estimate_grad` takes the gradient in the covariance argument given, so pass it the
+        same one as `cov_form` (`scale_tril=cov_fn(K)` for a report with
+        `cov_form="scale_tril"`, and so on); for a report of `jax.vmap(gj.chain_rule ...)`,
+        the estimates of the same batch (`jax.vmap(gj.estimate_grad ...)`).
+
+        Args:
+            gradient: the `gj.Estimate` that `gj.estimate_grad` returns for this report's mean
+                and covariance argument, whose `error` is (error of dZ/dmean, error of dZ/dcov).
+
+        Returns:
+            The error of `dZ_dK`: an array shaped like K, or a pytree like K.
+
+        Raises:
+            TypeError: if `gradient` is not a `gj.Estimate`.
+            ValueError: if its errors are not a pair shaped like `dZ_dmean` and `dZ_dcov`.
+
+        Example:
+            >>> import jax.numpy as jnp, gaussjax as gj
+            >>> f = lambda x: jnp.maximum(x[0] + x[1] - 0.3, 0.0)  # a ReLU: rules are not exact
+            >>> mean_fn, cov_fn = lambda K: K @ jnp.ones(2), lambda K: jnp.eye(2) + K @ K.T
+            >>> K, rule = jnp.eye(2), gj.GaussHermite(order=6)
+            >>> report = gj.chain_rule(f, mean_fn, cov_fn, K, rule=rule)
+            >>> gradient = gj.estimate_grad(f, mean_fn(K), cov_fn(K), rule=rule)
+            >>> error = report.dZ_dK_error(gradient)
+            >>> error.shape, bool(jnp.all(error > 0))
+            ((2, 2), True)
+        """
+        error_mean, error_cov = self._gradient_errors(gradient)
+        through_mean = self._bound(error_mean, self.dmean_dK)
+        through_cov = self._bound(error_cov, self.dcov_dK)
+        return jax.tree.map(jnp.add, through_mean, through_cov)
+
+    def _gradient_errors(self, gradient: Estimate) -> tuple[Array, Array]:
+        caller = "ChainRule.dZ_dK_error"
+        if not isinstance(gradient, Estimate):
+            raise TypeError(
+                f"{caller}: gradient must be the gj.Estimate that gj.estimate_grad returns, got "
+                f"{type(gradient).__name__}."
+            )
+        error = gradient.error
+        if not isinstance(error, tuple | list) or len(error) != 2:
+            raise ValueError(
+                f"{caller}: gradient.error must be the pair (error of dZ/dmean, error of "
+                f"dZ/dcov) that gj.estimate_grad returns, got {jax.tree.structure(error)}."
+            )
+        got = tuple(jnp.shape(e) for e in error)
+        want = (jnp.shape(self.dZ_dmean), jnp.shape(self.dZ_dcov))
+        if got != want:
+            raise ValueError(
+                f"{caller}: the gradient's errors have shapes {got}, but this report's dZ_dmean "
+                f"and dZ_dcov have shapes {want}. Pass gj.estimate_grad(f, mean_fn(K), "
+                f"{self.cov_form}=cov_fn(K), ...) for the same K and the same covariance "
+                "argument as the report (vmapped over the same batch for a vmapped report)."
+            )
+        return tuple(jnp.asarray(e, self.dZ_dmean.dtype) for e in error)
+
+    def _bound(self, error: Array, jacobian: PyTree) -> PyTree:
+        """sum error * |jacobian| over the gradient's axes, with inf * 0 taken as 0 (an
+        unknown error reaches only the entries of K that move that component)."""
+        unknown = jnp.isinf(error)
+        absolute = jax.tree.map(jnp.abs, jacobian)
+        bound = self._contract(jnp.where(unknown, 0, error), absolute)
+        reached = self._contract(unknown.astype(error.dtype), absolute)
+        return jax.tree.map(lambda b, r: jnp.where(r > 0, jnp.inf, b), bound, reached)
 
     def _contract(self, gradient: Array, jacobian: PyTree) -> PyTree:
         # A report returned by jax.vmap(chain_rule) carries leading batch axes on every field
