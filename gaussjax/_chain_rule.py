@@ -121,7 +121,7 @@ class ChainRule(eqx.Module):
         with $e_\mu$, $e_\Sigma$ = `gradient.error`. This is the error of the gradient an
         optimiser uses. It bounds the error of `dZ_dK` as far as the errors of dZ/dmean and
         dZ/dcov bound theirs: for a deterministic rule they are indicators (the difference from
-        a reference rule and a rotated copy, docs/errors.md), for a random rule standard errors.
+        a reference rule and turned copies, docs/errors.md), for a random rule standard errors.
         An infinite error (a rule with no reference) gives inf wherever it reaches K through a
         nonzero Jacobian entry, and nothing where the Jacobian is 0.
 

@@ -1,7 +1,8 @@
 """Error estimates, computed one way from what each rule declares about itself.
 
 A deterministic rule names a reference rule (`error_reference()`): the error indicator is the
-larger of the differences from it and from the rule turned by a fixed rotation (`_rotated.py`).
+largest of the differences from it and from the rule turned by fixed rotations, each widened
+by a measured factor (`_rotated.py`).
 A random rule comes in independent replicates (`num_replicates`): the error is the standard
 error of their mean. The same two functions serve `gj.estimate`
 (values) and `gj.estimate_grad` (gradients); no rule ever sees f.
@@ -21,7 +22,7 @@ from ._log_space import checked_shift, exponentiated, from_shifted, node_maximum
 from ._problem import Problem
 from ._rules import AbstractDeterministicRule, AbstractRule, Replicate
 from ._rules._base import PyTree
-from ._rules._rotated import references
+from ._rules._rotated import references, widened_references
 
 
 class Estimate(eqx.Module):
@@ -30,10 +31,10 @@ class Estimate(eqx.Module):
     Attributes:
         value: the rule's approximation of E[f(x)] (or of its gradient).
         error: for a random rule, the standard error; for a deterministic rule, the largest
-            absolute difference from its reference rule (coarser, or for the degree-3 rules the
-            degree-5 cubature) and, from two dimensions, from the rule turned by a fixed
-            rotation: an error indicator, usually an over-estimate of the rule's error once it
-            has converged, not a bound (docs/errors.md). With a tolerance (rtol=, atol=, or no
+            absolute difference from its reference rule (coarser, times 2; or for the degree-3
+            rules the degree-5 cubature, times 3) and, from two dimensions, from the rule turned
+            by two fixed rotations (times 3): an error indicator, usually an over-estimate of
+            the rule's error, not a bound (docs/errors.md). With a tolerance (rtol=, atol=, or no
             rule), the error of the rule chosen: its difference from the previous rule of its
             family, or three standard errors of a random rule. Exactly 0 where `exact`.
         evaluations: how many times f was evaluated for it (None where not counted).
@@ -51,20 +52,22 @@ class Estimate(eqx.Module):
 
 
 def against_reference(evaluate: Callable[[AbstractRule], PyTree], rule, dim: int) -> Estimate:
-    r"""evaluate(rule), with $\max_k |$evaluate(rule) - evaluate(reference$_k$)$|$ over
-    `references(rule, dim)` as its error (inf where the rule names no reference).
+    r"""evaluate(rule), with $\max_k c_k |$evaluate(rule) - evaluate(reference$_k$)$|$ over
+    `widened_references(rule, dim)` as its error (inf where the rule names no reference).
 
     The coarser reference alone under-reports on f with kinks and jumps, where both rules can
     put their nodes on the same side of a jump (issue 11: the actual error up to 1e15 times the
-    reported one); the rotated copy of the rule puts them elsewhere. `benchmarks/honesty.py`
-    measures the result."""
+    reported one); the turned copies of the rule put them elsewhere, and the factors $c_k$
+    widen differences that are known to under-report. `benchmarks/honesty.py` measures the
+    result."""
     value = evaluate(rule)
-    others = references(rule, dim)
+    others = widened_references(rule, dim)
     if not others:
         error = jax.tree.map(lambda v: jnp.full_like(v, jnp.inf), value)
     else:
         differences = [
-            jax.tree.map(lambda a, b: jnp.abs(a - b), value, evaluate(other)) for other in others
+            jax.tree.map(lambda a, b, c=factor: c * jnp.abs(a - b), value, evaluate(other))
+            for other, factor in others
         ]
         error = jax.tree.map(lambda *d: functools.reduce(jnp.maximum, d), *differences)
     return Estimate(value=value, error=jax.lax.stop_gradient(error))

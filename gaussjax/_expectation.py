@@ -163,9 +163,10 @@ def estimate(
 ) -> Estimate:
     r"""$E[f(x)]$ as `gj.expectation` computes it, with an error estimate beside it.
 
-    The error is, per rule (from two dimensions a deterministic rule's is the larger of the
-    difference below and its difference from itself turned by a fixed rotation, which costs
-    the rule's own evaluations again):
+    The error is, per rule (a deterministic rule's difference below is widened: times 2 from a
+    coarser reference, times 3 from the finer Cubature(5); from two dimensions it is the largest
+    of that and 3 times its differences from itself turned by two fixed rotations, which cost
+    the rule's own evaluations twice again):
 
     | rule | error | extra evaluations of f |
     |---|---|---|
@@ -182,7 +183,7 @@ def estimate(
     or `rtol`/`atol`), the estimate of the first rule of the ladder that meets it, or of the
     best one when none does (no error is raised), and `evaluations` counts what was spent.
     With `progress`, each rule evaluated is its own pass: for a deterministic rule the rule,
-    its reference and (from two dimensions) its rotated copy; one for a random rule. For a
+    its reference and (from two dimensions) its two turned copies; one for a random rule. For a
     `gj.integrands` integrand (with `exact=True`) the value is its closed form and the error 0:
     `est.exact` says so.
     `est.dim` is the dimension the rule ran in (smaller than n after a projection, given or

@@ -6,6 +6,7 @@ from jax.test_util import check_grads
 from references import integrands, parameterisation
 
 import gaussjax as gj
+from gaussjax._rules._rotated import WIDEN_COARSER
 
 ORDER_BY_DIMENSION = {1: 40, 2: 30, 3: 24, 4: 20}
 NAMES = list(integrands(1))
@@ -213,12 +214,13 @@ def test_integer_mean_is_promoted_to_float():
     assert jnp.allclose(z, 7.0)
 
 
-def test_estimate_gauss_hermite_error_is_the_difference_from_the_lower_order():
+def test_estimate_gauss_hermite_error_is_the_widened_difference_from_the_lower_order():
     mean, cov = gaussian_2d()
     f = integrands(2)["saturating"][0]
     est = gj.estimate(f, mean, cov, rule=gj.GaussHermite(order=6))
     lower = gj.expectation(f, mean, cov, rule=gj.GaussHermite(order=5))
-    assert jnp.allclose(est.error, jnp.abs(est.value - lower))
+    # on a smooth f the turned copies differ by less: the coarser reference sets the error
+    assert jnp.allclose(est.error, WIDEN_COARSER * jnp.abs(est.value - lower))
     exact = integrands(2)["saturating"][1](mean, cov)
     assert abs(est.value - exact) < est.error
     assert gj.estimate(f, mean, cov, rule=gj.GaussHermite(order=1)).error == jnp.inf

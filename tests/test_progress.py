@@ -182,15 +182,16 @@ def test_estimate_makes_one_pass_per_rule_it_evaluates(key):
         )
 
     run(both, MEAN)
-    # the four passes are independent: XLA may start them in any order
+    # the five passes are independent: XLA may start them in any order
     described = sorted(str(call[1]) for call in record.calls if call[0] == "start")
     assert described == [
         "gj.estimate GaussHermite(order=10) forward",
         "gj.estimate GaussHermite(order=9) forward",
         "gj.estimate MonteCarlo(num_samples=64) forward",
         "gj.estimate Rotated(GaussHermite(order=10)) forward",
+        "gj.estimate Rotated(GaussHermite(order=10), turn=1) forward",
     ]
-    assert len(record.runs("forward")) == 4
+    assert len(record.runs("forward")) == 5
 
 
 def test_chain_rule_and_gradient_entry_points_take_progress():

@@ -1,6 +1,8 @@
 """estimator="score": closed forms for f with jumps, agreement with pathwise, higher derivatives,
 black-box callbacks, baselines and errors."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +10,7 @@ import pytest
 from jax.scipy.stats import norm
 
 import gaussjax as gj
-from gaussjax._rules._rotated import Rotated
+from gaussjax._rules._rotated import Rotated, widened_references
 
 W = jnp.array([0.6, -0.4, 0.3])
 MEAN = jnp.array([0.2, -0.1, 0.4])
@@ -404,9 +406,12 @@ def test_estimate_grad_of_a_deterministic_rule_uses_the_rules_own_indicator(rule
             MEAN, COV
         )
 
-    # the indicator: the larger difference from the reference and from the rotated rule
-    references = zip(grad_by(rule.error_reference()), grad_by(Rotated(rule)), strict=True)
-    for value, error, (other, turned) in zip(est.value, est.error, references, strict=True):
-        want = jnp.maximum(jnp.abs(value - other), jnp.abs(value - turned))
+    # the indicator: the largest widened difference from the reference and the turned rules
+    others = widened_references(rule, 2)
+    assert [type(other) for other, _ in others] == [type(rule.error_reference()), Rotated, Rotated]
+    by_other = [(grad_by(other), factor) for other, factor in others]
+    for k, (value, error) in enumerate(zip(est.value, est.error, strict=True)):
+        differences = [factor * jnp.abs(value - grads[k]) for grads, factor in by_other]
+        want = functools.reduce(jnp.maximum, differences)
         assert jnp.all(jnp.isfinite(error))
         assert jnp.allclose(error, want, rtol=1e-12, atol=1e-15)

@@ -98,10 +98,11 @@ class AbstractDeterministicRule(AbstractRule):
     r"""A rule with fixed nodes, whose error is judged against another rule of its family.
 
     Implement `num_nodes(dim)`, `node(index, dim, dtype)`, `error_reference()` and `degree`.
-    `gj.estimate` reports $\max(|Z - Z_{\mathrm{ref}}|, |Z - Z_{\mathrm{rot}}|)$ with
-    $Z_{\mathrm{ref}}$ the value of `error_reference()` and, from two dimensions,
-    $Z_{\mathrm{rot}}$ that of the rule turned by a fixed rotation: an indicator of the error
-    rather than a bound (docs/errors.md measures how often it covers the actual error).
+    `gj.estimate` reports $\max(c\,|Z - Z_{\mathrm{ref}}|, 3|Z - Z_{\mathrm{rot},1}|,
+    3|Z - Z_{\mathrm{rot},2}|)$ with $Z_{\mathrm{ref}}$ the value of `error_reference()`
+    ($c = 2$ for a reference with fewer nodes, 3 for one with more) and, from two dimensions,
+    $Z_{\mathrm{rot},k}$ those of the rule turned by two fixed rotations: an indicator of the
+    error rather than a bound (docs/errors.md measures how often it covers the actual error).
 
     Example:
         The 2d points $\pm\sqrt d\, e_i$ with weights $1/(2d)$ (exact for degree 3), judged
