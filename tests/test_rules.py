@@ -135,8 +135,8 @@ def test_gradient_through_the_parameterisation(rule):
 @pytest.mark.parametrize("rule", RULES, ids=rule_id)
 def test_check_grads_in_mean_and_cov(rule):
     key = jax.random.key(1)
-    check_grads(
-        lambda m, c: gj.expectation(jnp.sin, m, (c + c.T) / 2, rule=rule, key=key),
+    check_grads(  # compiled: check_grads evaluates it many times
+        jax.jit(lambda m, c: gj.expectation(jnp.sin, m, (c + c.T) / 2, rule=rule, key=key)),
         (mean_fn(K0), cov_fn(K0)),
         order=1,
         modes=("rev",),
