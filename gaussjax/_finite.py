@@ -26,12 +26,15 @@ SEARCH_LIMIT = 2**22
 
 def not_finite(value: PyTree, log_space: bool) -> jax.Array:
     """Whether any leaf of value is NaN or inf (in log space: NaN or +inf; -inf is log 0)."""
-    leaves = jax.tree.leaves(value)
-    if log_space:
-        flags = [jnp.any(jnp.isnan(v) | (v == jnp.inf)) for v in leaves]
-    else:
-        flags = [jnp.any(~jnp.isfinite(v)) for v in leaves]
+    flags = [jnp.any(_bad(v, log_space)) for v in jax.tree.leaves(value)]
     return jnp.any(jnp.stack(flags)) if flags else jnp.asarray(False)
+
+
+def _bad(values: jax.Array, log_space: bool) -> jax.Array:
+    """Elementwise: NaN or inf (in log space NaN or +inf)."""
+    if log_space:
+        return jnp.isnan(values) | (values == jnp.inf)
+    return ~jnp.isfinite(values)
 
 
 def message(problem) -> str:
@@ -119,11 +122,7 @@ def _first_bad_node(problem, rule):
         values = jax.vmap(problem.f)(points)
         flat = [jnp.reshape(v, (size, -1)) for v in jax.tree.leaves(values)]
         values = jnp.concatenate([v.astype(dtype) for v in flat], axis=1)
-        if problem.log_space:
-            bad = jnp.any(jnp.isnan(values) | (values == jnp.inf), axis=1)
-        else:
-            bad = jnp.any(~jnp.isfinite(values), axis=1)
-        return bad, points, values
+        return jnp.any(_bad(values, problem.log_space), axis=1), points, values
 
     chunk = jax.jit(chunk)
     for number in range(-(-min(num_nodes, SEARCH_LIMIT) // size)):

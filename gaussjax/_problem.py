@@ -206,7 +206,7 @@ def resolve(
     key = _check_key(key, caller)
     batch_size = _check_batch_size(batch_size, caller)
     if rule is not None:
-        check_sizes(rule, dim, batch_size, caller)
+        check_sizes(rule, dim, caller)
         rule = rule.checked(dim, caller)
     tolerance = resolve_tolerance(rule, rtol, atol, max_evaluations, adapt, mean.dtype, caller)
     if exact:  # a closed form needs no rule, tolerance or adaptation
@@ -335,7 +335,7 @@ def _check_key(key, caller: str):
     )
 
 
-def check_sizes(rule: AbstractRule, dim: int, batch_size, caller: str) -> None:
+def check_sizes(rule: AbstractRule, dim: int, caller: str) -> None:
     """A rule that fits: at most 2^31 - 1 nodes."""
     num_nodes = rule.num_nodes(dim)
     if num_nodes > MAX_NODES:

@@ -96,45 +96,37 @@ def _run_chunks(chunk, combine, start, count: int, progress, remat: bool, identi
     given `identity`, all chunks in the scan), its body rematerialised in reverse mode if
     `remat`."""
     start = jnp.asarray(start, jnp.int32)
-    if identity is not None and progress is None and count > 1:
-
-        def add(total, number):
-            return combine(total, chunk(number)), None
-
-        # a barrier, so that XLA makes the nodes at run time instead of unrolling and folding
-        numbers = jax.lax.optimization_barrier(start + jnp.arange(count, dtype=jnp.int32))
-        initial = identity(jax.eval_shape(chunk, start))
-        return jax.lax.scan(jax.checkpoint(add) if remat else add, initial, numbers)[0]
-    # a barrier, so that XLA makes the nodes at run time instead of folding them into constants
-    first_number = jax.lax.optimization_barrier(start)
     if progress is None:
         meter, first_chunk, later_chunk = None, chunk, chunk
     else:
         meter = Meter(*progress, num_chunks=count)
         first_chunk, later_chunk = meter.watch(chunk, jnp.zeros((), jnp.int32))
-    first = first_chunk(first_number)
-    if count == 1:
-        return first if meter is None else meter.finish(first, [])
-
-    def chunk_number(number):
-        return later_chunk(number) if meter is None else later_chunk(number, number=number)
 
     def add_chunk(total, number):
-        return combine(total, chunk_number(number)), None
+        value = later_chunk(number) if meter is None else later_chunk(number, number=number)
+        return combine(total, value), None
 
-    if remat:
-        add_chunk = jax.checkpoint(add_chunk)
-
-    def add_and_report(total, number):
-        tick = meter.during(number)  # outside the checkpoint: the backward does not replay it
-        total, _ = add_chunk(total, number)
-        return total, tick
-
+    step = jax.checkpoint(add_chunk) if remat else add_chunk
+    if identity is not None and meter is None and count > 1:
+        # a barrier, so that XLA makes the nodes at run time instead of unrolling and folding
+        numbers = jax.lax.optimization_barrier(start + jnp.arange(count, dtype=jnp.int32))
+        initial = identity(jax.eval_shape(chunk, start))
+        return jax.lax.scan(step, initial, numbers)[0]
+    # a barrier, so that XLA makes the nodes at run time instead of folding them into constants
+    first = first_chunk(jax.lax.optimization_barrier(start))
+    if count == 1:
+        return first if meter is None else meter.finish(first, [])
     numbers = start + jnp.arange(1, count, dtype=jnp.int32)
     if meter is None:
-        return jax.lax.scan(add_chunk, first, numbers)[0]
+        return jax.lax.scan(step, first, numbers)[0]
+
+    def step_and_report(total, number):
+        tick = meter.during(number)  # outside the checkpoint: the backward does not replay it
+        total, _ = step(total, number)
+        return total, tick
+
     first_tick = meter.done(0, first)
-    total, ticks = jax.lax.scan(add_and_report, first, numbers)
+    total, ticks = jax.lax.scan(step_and_report, first, numbers)
     return meter.finish(total, [first_tick, ticks])
 
 
