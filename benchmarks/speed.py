@@ -103,23 +103,16 @@ def grid_case(n: int, order: int, batch_size: int | None) -> list[dict]:
             return hand_written(f, nodes, weights, mean_fn(K), cov_fn(K))
         return hand_written_batched(f, nodes, weights, mean_fn(K), cov_fn(K), batch_size)
 
-    rows = []
-    for what, transform in (("Z", lambda g: g), ("Z, dZ/dK", jax.value_and_grad)):
-        o, p = jax.jit(transform(ours)), jax.jit(transform(peer))
-        diff = max_difference(o(K), p(K, nodes, weights))
-        t_o, t_p = measure(lambda o=o: o(K), lambda p=p: p(K, nodes, weights))
-        batch = "" if batch_size is None else f", batch_size={batch_size}"
-        rows.append(
-            row(
-                f"{what}, GaussHermite(order={order}), n={n}, {order**n:.0e} nodes{batch}",
-                "hand-written grid (an argument)" + (" in a scan" if batch else ""),
-                t_o,
-                t_p,
-                f"max difference {diff:.0e}",
-            )
-        )
-        print(rows[-1], flush=True)
-    return rows
+    batch = "" if batch_size is None else f", batch_size={batch_size}"
+    return _compare(
+        f"GaussHermite(order={order}), n={n}, {order**n:.0e} nodes{batch}",
+        "hand-written grid (an argument)" + (" in a scan" if batch else ""),
+        ours,
+        peer,
+        (K,),
+        (nodes, weights),
+        gradient="Z, dZ/dK",
+    )
 
 
 # ---------------------------------------------------------------- first call
@@ -263,9 +256,10 @@ def many_gaussians() -> list[dict]:
         return jnp.sum(jax.nn.log_sigmoid(labels[:, None] * x) @ w)
 
     args = (means, variances, labels)
-    rows += _compare_batched(
+    rows += _compare(
         f"{B:.0e} one-dimensional Gaussians (vmap), GaussHermite(order={order}), "
         "E[log sigmoid(y f)]",
+        "hand-written vectorised grid",
         ours_1d,
         peer_1d,
         args,
@@ -294,8 +288,9 @@ def many_gaussians() -> list[dict]:
         x = means[:, None, :] + jnp.einsum("bij,kj->bki", L, nodes)
         return jnp.sum(jax.vmap(jax.vmap(f))(x) @ weights)
 
-    rows += _compare_batched(
+    rows += _compare(
         f"{B:.0e} four-dimensional Gaussians (vmap), GaussHermite(order={order}), saturating cost",
+        "hand-written vectorised grid",
         ours_4d,
         peer_4d,
         (means, covs),
@@ -304,25 +299,19 @@ def many_gaussians() -> list[dict]:
     return rows
 
 
-def _compare_batched(case, ours, peer, args, grid) -> list[dict]:
+def _compare(case, peer_name, ours, peer, args, grid, gradient="Z and its gradient") -> list[dict]:
+    """Rows for the value and for the value with its gradient (in the first two arguments at
+    most) of ours(*args) against peer(*args, *grid), timed interleaved."""
     rows = []
-    argnums = tuple(range(len(args) if len(args) == 2 else 2))
+    argnums = tuple(range(min(len(args), 2)))
     for what, transform in (
         ("Z", lambda g: g),
-        ("Z and its gradient", lambda g: jax.value_and_grad(g, argnums=argnums)),
+        (gradient, lambda g: jax.value_and_grad(g, argnums=argnums)),
     ):
         o, p = jax.jit(transform(ours)), jax.jit(transform(peer))
         diff = max_difference(o(*args), p(*args, *grid))
         t_o, t_p = measure(lambda o=o: o(*args), lambda p=p: p(*args, *grid))
-        rows.append(
-            row(
-                f"{what}, {case}",
-                "hand-written vectorised grid",
-                t_o,
-                t_p,
-                f"max difference {diff:.0e}",
-            )
-        )
+        rows.append(row(f"{what}, {case}", peer_name, t_o, t_p, f"max difference {diff:.0e}"))
         print(rows[-1], flush=True)
     return rows
 
