@@ -6,7 +6,8 @@
 Each quantity is computed eagerly (`gj.expectation(...)` called as it is: JAX dispatches every
 operation one by one, and re-traces the rule's loop, f and the checks at every call) and
 jitted (`jax.jit` of the same function, compiled once by the warm-up call). The ratio is
-median(eager) / median(jitted), measured in one run on one machine.
+median(eager) / median(jitted), measured in one run on one machine. First, the first eager
+call of the process is timed on its own.
 """
 
 import statistics
@@ -53,7 +54,16 @@ def median_seconds(fun) -> float:
     return statistics.median(times)
 
 
+def first_call_seconds() -> float:
+    """The first eager call without a rule in this process, which also compiles every JAX
+    operation it meets for the first time (later calls reuse them)."""
+    start = time.perf_counter()
+    jax.block_until_ready(z_plain(K))
+    return time.perf_counter() - start
+
+
 def main() -> None:
+    print(f"first eager call without a rule in this process: {first_call_seconds():.1f} s")
     print(f"{'quantity':36s} {'eager':>10s} {'jitted':>10s} {'eager / jitted':>15s}")
     for name, fun in QUANTITIES.items():
         eager, jitted = median_seconds(fun), median_seconds(jax.jit(fun))
