@@ -240,18 +240,14 @@ def _cached_table(rule: AbstractDeterministicRule, dim: int, dtype: str):
 def table_chunk(table: tuple[np.ndarray, np.ndarray], number: Int[Array, ""], size: int):
     """Chunk `number` of `size` rows of a NumPy table (rows past its end repeat its last)."""
     nodes, weights = table
-    if size >= len(weights):
-        pad = size - len(weights)
-        return (
-            jnp.asarray(np.concatenate([nodes, np.repeat(nodes[-1:], pad, axis=0)])),
-            jnp.asarray(np.concatenate([weights, np.repeat(weights[-1:], pad)])),
-        )
     num_chunks = -(-len(weights) // size)
     pad = num_chunks * size - len(weights)
-    nodes = np.concatenate([nodes, np.repeat(nodes[-1:], pad, axis=0)])
-    weights = np.concatenate([weights, np.repeat(weights[-1:], pad)])
+    nodes = jnp.asarray(np.concatenate([nodes, np.repeat(nodes[-1:], pad, axis=0)]))
+    weights = jnp.asarray(np.concatenate([weights, np.repeat(weights[-1:], pad)]))
+    if num_chunks == 1:
+        return nodes, weights
     start = number * size
     return (
-        jax.lax.dynamic_slice_in_dim(jnp.asarray(nodes), start, size),
-        jax.lax.dynamic_slice_in_dim(jnp.asarray(weights), start, size),
+        jax.lax.dynamic_slice_in_dim(nodes, start, size),
+        jax.lax.dynamic_slice_in_dim(weights, start, size),
     )
