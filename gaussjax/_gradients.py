@@ -189,8 +189,8 @@ def estimate_grad(
             `gj.integrands` integrand (`exact=True`) the gradient of its closed form, error 0.
         progress: as in `gj.expectation` (a forward and, for the pathwise estimator, a
             backward pass per run of the rule: `num_repeats` runs for a random rule; for a
-            deterministic one the rule, its reference and, from two dimensions, its rotated
-            copy).
+            deterministic one the rule, its reference and, from two dimensions, its two
+            turned copies).
         num_repeats: R >= 2 independent runs for a random rule.
 
     Returns:

@@ -34,9 +34,10 @@ class Cubature(AbstractDeterministicRule):
     far from a quintic polynomial.
 
     Exact for every monomial of total degree <= `degree`. Error indicator in `gj.estimate`:
-    degree 5 reports $|Z_5 - Z_3|$ (2d extra evaluations; an over-estimate, the degree-3 rule's
-    error); degree 3 reports $|Z_3 - Z_5|$ ($2d^2 + 1$ extra evaluations; close to the degree-3
-    rule's own error wherever the degree-5 value is much better, which is when it is trusted).
+    degree 5 reports $2|Z_5 - Z_3|$ (2d extra evaluations; an over-estimate, the degree-3 rule's
+    error); degree 3 reports $3|Z_3 - Z_5|$ ($2d^2 + 1$ extra evaluations; the degree-5 error is
+    often on the same side, so the plain difference under-reports); from two dimensions, the
+    larger of that and the turned copies' (`gj.AbstractDeterministicRule`).
 
     Args:
         degree: 3 or 5.

@@ -91,8 +91,9 @@ class GaussHermite(AbstractDeterministicRule):
     Exact for every monomial whose exponents are each at most $2m - 1$ (so for total degree
     $2m - 1$). Cost: $m^d$ nodes, built from the 1-D table by broadcasting, chunk by chunk (a
     chunk is a whole number of sub-grids: its size, `batch_size` or 262,144, is rounded down to
-    $c\,m^k$ nodes, $c < m$). Error indicator in `gj.estimate`: the difference from order
-    $m - 1$.
+    $c\,m^k$ nodes, $c < m$). Error indicator in `gj.estimate`: twice the difference from order
+    $m - 1$ (from two dimensions, the larger of that and the turned copies',
+    `gj.AbstractDeterministicRule`).
 
     Args:
         order: nodes per axis, 1 <= m <= 10,000 (beyond about 370 the outermost weights are

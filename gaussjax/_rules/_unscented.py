@@ -35,8 +35,9 @@ class Unscented(AbstractDeterministicRule):
     for degree 3, but it then measures only the local curvature and cancels digits.
 
     `alpha`, `beta` and `kappa` are ordinary pytree leaves: they can be traced and changed
-    without recompiling. Error indicator in `gj.estimate`: $|Z - Z_{Cubature(5)}|$
-    ($2d^2 + 1$ extra evaluations).
+    without recompiling. Error indicator in `gj.estimate`: $3|Z - Z_{Cubature(5)}|$
+    ($2d^2 + 1$ extra evaluations; from two dimensions, the larger of that and the turned
+    copies', `gj.AbstractDeterministicRule`).
 
     Args:
         alpha: spread of the points, nonzero (default 1).
