@@ -16,6 +16,7 @@ from ._plots import plot_chain_rule
 from ._progress import AbstractProgress
 from ._rules import AbstractRule
 from ._rules._base import PyTree
+from ._runtime import checked_once
 
 
 class ChainRule(eqx.Module):
@@ -203,6 +204,7 @@ class ChainRule(eqx.Module):
         return jax.tree.map(lambda j: contract(gradient, j), jacobian)
 
 
+@checked_once
 def chain_rule(
     f: Callable[[Float[Array, " n"]], Float[Array, ""]],
     mean_fn: Callable[[PyTree], Float[Array, " n"]],

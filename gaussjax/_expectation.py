@@ -13,8 +13,10 @@ from ._problem import resolve
 from ._progress import AbstractProgress
 from ._rules import AbstractRule
 from ._rules._base import PyTree
+from ._runtime import checked_once
 
 
+@checked_once
 def expectation(
     f: Callable[[Float[Array, " n"]], PyTree],
     mean: Float[Array, " n"],
@@ -140,6 +142,7 @@ def expectation(
     return value(resolve("gj.expectation", f, mean, covariance, **options, **tolerance))
 
 
+@checked_once
 def estimate(
     f: Callable[[Float[Array, " n"]], PyTree],
     mean: Float[Array, " n"],
@@ -209,6 +212,7 @@ def estimate(
     return estimate_of(resolve("gj.estimate", f, mean, covariance, **options, **tolerance))
 
 
+@checked_once
 def log_expectation(
     log_f: Callable[[Float[Array, " n"]], PyTree],
     mean: Float[Array, " n"],

@@ -16,6 +16,7 @@ from ._problem import Problem, resolve
 from ._progress import AbstractProgress
 from ._projection import project
 from ._rules import AbstractDeterministicRule, AbstractRule
+from ._runtime import checked_once
 
 METHODS = ("autodiff", "bonnet_price", "score")
 
@@ -29,6 +30,7 @@ def z_function(
     mean, name, cov_value = validate_gaussian(mean, covariance, caller)
     problem = resolve(caller, f, mean, {name: cov_value}, scalar=True, **options)
 
+    @checked_once
     def z(m, v, rule, key):
         m, factor = checked_mean(m, caller), factor_from(name, v, caller)
         return value(problem.replace(mean=m, factor=factor, rule=rule, key=key))
@@ -36,6 +38,7 @@ def z_function(
     return problem, name, cov_value, z
 
 
+@checked_once
 def mean_cov_grads(
     f: Callable[[Float[Array, " n"]], Float[Array, ""]],
     mean: Float[Array, " n"],
@@ -148,6 +151,7 @@ def _in_covariance_argument(g_cov: Float[Array, "n n"], name: str, factor) -> Ar
     return jnp.tril(through_factor) if name == "scale_tril" else through_factor
 
 
+@checked_once
 def estimate_grad(
     f: Callable[[Float[Array, " n"]], Float[Array, ""]],
     mean: Float[Array, " n"],

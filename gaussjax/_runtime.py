@@ -7,16 +7,28 @@ under `jit` and `vmap`.
 - Where they are traced (inside `jax.jit`, `jax.vmap`, `lax.scan`, ...), the check becomes part
   of the compiled program: a `lax.cond` that calls back to Python only when it fails, and raises
   the same `ValueError` there. JAX reports it as a `jax.errors.JaxRuntimeError` (`RUNTIME_ERROR`)
-  whose message ends with ``ValueError: <the message>``, numbers rounded to a decade. No NaN is
-  ever returned instead. (JAX logs every failed callback with its traceback; a filter on its
-  logger drops these records for gaussjax's own checks, which the exception already reports.)
+  whose message ends with ``_CheckFailed: <the message>`` (a `ValueError`), numbers rounded to
+  a decade. No NaN is ever returned instead. (JAX logs every failed callback with its
+  traceback; a filter on its logger drops these records for gaussjax's own checks, which the
+  exception already reports.)
 
-The checked value must be used afterwards, or the check is compiled away. Where only a
-derivative of it is used (`jit(grad(...))` of a result, `hessian` in an input that enters
-linearly), the derivative is multiplied by a one computed from the checked value, so the check
-stays in the program.
+One public call makes one such `lax.cond`, not one per check: the checks traced at the call's
+own level (its inputs, f's values, the fit) are collected while it runs and joined into a
+single condition on its result, which reports the first that failed (`checked_once`). On a GPU
+each `cond` waits for its predicate on the host: five of them made a small Gauss-Hermite call
+1.3-1.8x the hand-written grid on an H100, where the program without them ran at 0.6-1.5x
+(`benchmarks/checks_cost.py`); one costs one wait. Checks traced inside an inner
+transformation (a `cond` branch, a `scan` step) keep a `cond` each.
+
+The checked value (for a public call, its result) must be used afterwards, or the check is
+compiled away. Where only a derivative of it is used (`jit(grad(...))` of a result, `hessian`
+in an input that enters linearly), the derivative is multiplied by a one computed from the
+check's outcome, so the check stays in the program; a public call's single check reads only
+what its checks read, so under `jit(grad(...))` with `check_finite=False` the value itself is
+still not computed.
 """
 
+import dataclasses
 import functools
 import logging
 
@@ -74,6 +86,72 @@ def _failed_now(failed) -> bool | None:
     return None if values is None else bool(any(np.any(v) for v in values))
 
 
+try:
+    from jax._src.core import trace_ctx as _trace_context
+except ImportError:  # pragma: no cover - another JAX: every check keeps its own cond
+    _trace_context = None
+
+
+@dataclasses.dataclass
+class _Pending:
+    """The traced checks of one public call, at the call's own trace, not yet in the program."""
+
+    trace: object
+    failed: list = dataclasses.field(default_factory=list)  # scalar flags, in order
+    index: list = dataclasses.field(default_factory=list)  # each one's message index
+    messages: list = dataclasses.field(default_factory=list)  # each one's messages
+
+
+_PENDING: list[_Pending] = []
+
+
+def _current_trace():
+    return None if _trace_context is None else _trace_context.trace
+
+
+def checked_once(function):
+    """`function` with the traced checks it makes at its own level joined into one `cond` on
+    its result (the first that failed is reported)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        pending = _Pending(_current_trace())
+        _PENDING.append(pending)
+        try:
+            result = function(*args, **kwargs)
+        finally:
+            _PENDING.remove(pending)
+        if not pending.failed:
+            return result
+        failed = jnp.stack(pending.failed)
+        offsets = np.cumsum([0] + [len(m) for m in pending.messages[:-1]])
+        indices = jnp.stack(pending.index) + jnp.asarray(offsets, jnp.int32)
+        messages = tuple(m for group in pending.messages for m in group)
+        # the first check that failed, in the order they were made; in a vmap batch, the first
+        # over every member that failed: _raise_if keeps the largest index, so count backwards
+        first = jnp.argmax(failed)
+        rank = jnp.where(failed[first], len(messages) - indices[first], 0)
+        backwards = ("",) + messages[::-1]  # backwards[rank] is messages[len - rank]
+        token = _raise_if(jnp.zeros(()), jnp.any(failed), rank, backwards)
+        return _after(result, token)
+
+    return wrapper
+
+
+def _defer(failed, index, messages: tuple[str, ...]) -> bool:
+    """Add a traced check to the innermost public call's pending checks, where it was made at
+    that call's own trace; else False (the check makes its own cond)."""
+    if not _PENDING or _PENDING[-1].trace is None:
+        return False
+    pending = _PENDING[-1]
+    if _current_trace() is not pending.trace:
+        return False
+    pending.failed.append(failed)
+    pending.index.append(jnp.asarray(index, jnp.int32))
+    pending.messages.append(messages)
+    return True
+
+
 def check(value, failed: Bool[ArrayLike, "..."], message: str, detail=None):
     """`value`, or an error with `message` where `failed` holds anywhere. `detail()`, called
     only when the failure is known at once, adds to the message (e.g. where it happened)."""
@@ -82,7 +160,10 @@ def check(value, failed: Bool[ArrayLike, "..."], message: str, detail=None):
         if now:
             raise ValueError(message + ("" if detail is None else detail()))
         return value
-    return _raise_if(value, _any(failed), jnp.zeros((), jnp.int32), (message,))
+    index = jnp.zeros((), jnp.int32)
+    if _defer(_any(failed), index, (message,)):
+        return value
+    return _raise_if(value, _any(failed), index, (message,))
 
 
 def check_number(value, failed: Bool[ArrayLike, "..."], number: ArrayLike, template: str):
@@ -96,7 +177,10 @@ def check_number(value, failed: Bool[ArrayLike, "..."], number: ArrayLike, templ
             shown = "?" if number is None else f"{float(number[0]):.3g}"
             raise ValueError(template.format(shown))
         return value
-    return _raise_if(value, _any(failed), _decade(number), _decade_messages(template))
+    index, messages = _decade(number), _decade_messages(template)
+    if _defer(_any(failed), index, messages):
+        return value
+    return _raise_if(value, _any(failed), index, messages)
 
 
 def _any(failed) -> Bool[ArrayLike, ""]:
@@ -129,6 +213,30 @@ def _raise_if(value, failed, index, messages: tuple[str, ...]):
         return jax.pure_callback(raise_error, shapes, index)
 
     return lax.cond(failed, fail, lambda value, index: value, value, index)
+
+
+@jax.custom_jvp
+def _after(tree, token):
+    """`tree`, made to depend on `token` (the zero that the checks' `cond` returns) and, where
+    only derivatives of `tree` are used, its tangents too: the checks stay in the program, and
+    need no more of `tree` than they read (under `jit(grad(...))`, not the value itself)."""
+    return jax.tree.map(lambda leaf: _plus(leaf, token), tree)
+
+
+@_after.defjvp
+def _after_jvp(primals, tangents):
+    (tree, token), (tree_dot, _) = primals, tangents
+    return _after(tree, token), jax.tree.map(lambda t: _plus(t, token, times=True), tree_dot)
+
+
+def _plus(leaf, token, times: bool = False):
+    """leaf + token (leaf * (1 + token) for a tangent); other dtypes as they are."""
+    if type(leaf).__name__ == "SymbolicZero" or not jnp.issubdtype(
+        jnp.result_type(leaf), jnp.inexact
+    ):
+        return leaf
+    token = token.astype(jnp.result_type(leaf))
+    return leaf * (1 + token) if times else leaf + token
 
 
 @_raise_if.defjvp

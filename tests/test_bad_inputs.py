@@ -130,6 +130,37 @@ def test_grad_of_f_that_is_not_finite_is_an_error_too():
         jax.block_until_ready(jax.jit(jax.grad(z))(MEAN))
 
 
+# --- one run-time check per call ------------------------------------------------------------
+
+
+def conditionals(function, *args) -> int:
+    return jax.jit(function).lower(*args).compile().as_text().count("conditional(")
+
+
+def test_the_checks_of_one_call_are_one_conditional_in_the_compiled_program():
+    # mean, covariance (finite, symmetric, positive definite) and f's values: on a GPU each
+    # conditional waits for its predicate on the host, so they are joined into one
+    assert conditionals(expectation, MEAN, COV) == 1
+    assert conditionals(jax.value_and_grad(expectation), MEAN, COV) == 1
+    # the gradient entry points: one for their arguments, one inside the gradient they take
+    grads = lambda m, c: gj.mean_cov_grads(f, m, c, rule=RULE)  # noqa: E731
+    assert conditionals(grads, MEAN, COV) == 2
+
+
+def test_the_first_check_that_fails_is_the_one_reported_also_in_a_batch():
+    asymmetric = jnp.array([[1.0, 0.5], [0.1, 1.0]])
+    nan_mean = MEAN.at[0].set(jnp.nan)
+    with pytest.raises(RUNTIME_ERROR, match="mean holds NaN or inf"):  # checked before cov
+        jax.block_until_ready(jax.jit(expectation)(nan_mean, asymmetric))
+    with pytest.raises(RUNTIME_ERROR, match="cov is not symmetric"):  # before f's values
+        z = lambda m, c: gj.expectation(log_of_first, m, c, rule=RULE)  # noqa: E731
+        jax.block_until_ready(jax.jit(z)(MEAN, asymmetric))
+    means, covs = jnp.stack([MEAN, MEAN, nan_mean]), jnp.stack([COV, asymmetric, COV])
+    with pytest.raises(RUNTIME_ERROR, match="mean holds NaN or inf"):  # member 2, checked first
+        jax.block_until_ready(jax.jit(jax.vmap(expectation))(means, covs))
+    assert np.allclose(jax.jit(jax.vmap(expectation))(means[:1], covs[:1]), 2.0)
+
+
 # --- asymmetric covariance -------------------------------------------------------------------
 
 
