@@ -46,10 +46,21 @@ import gaussjax as gj  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 
 
+HOST_TRANSFERS: list[str] = []
+"""Calls of gaussjax, compiled and given device arrays, that still moved data to or from the
+host (found by `jax.transfer_guard("disallow")`): none is expected."""
+
+
 def measure(ours, peer, budget: float = 3.0) -> tuple[float, float]:
-    """Median seconds of two zero-argument calls, interleaved."""
+    """Median seconds of two zero-argument calls, interleaved (`ours` checked for host
+    transfers first)."""
     jax.block_until_ready(ours())
     jax.block_until_ready(peer())
+    try:
+        with jax.transfer_guard("disallow"):
+            jax.block_until_ready(ours())
+    except Exception as error:  # the guard raises JAX's own runtime error
+        HOST_TRANSFERS.append(str(error).splitlines()[0][:200])
     start = time.perf_counter()
     jax.block_until_ready(peer())
     rounds = rounds_for(time.perf_counter() - start, budget)
@@ -350,6 +361,9 @@ print(json.dumps(out))
 
 def devices(count: int = 2) -> list[dict]:
     env = dict(os.environ)
+    if jax.default_backend() != "cpu" and jax.device_count() < count:
+        print(f"(fewer than {count} {jax.default_backend()} devices: skipping the spread)")
+        return []
     if jax.default_backend() == "cpu":
         flag = f"--xla_force_host_platform_device_count={count}"
         env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flag).strip()
@@ -403,6 +417,8 @@ def main():
             f"| {r['case']} | {r['peer']} | {r['gaussjax']} | {r['peer time']} "
             f"| {r['ratio']:.2f} | {r['note']} |"
         )
+    transfers = "; ".join(HOST_TRANSFERS) or "none"
+    lines += ["", f"Host transfers in gaussjax's timed calls (`jax.transfer_guard`): {transfers}."]
     table = "\n".join(lines) + "\n"
     print(table)
     Path(options.output).write_text(table)
