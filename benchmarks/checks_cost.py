@@ -1,0 +1,112 @@
+"""What the run-time checks cost: gaussjax as it is, the same program with its checks compiled
+out, and the hand-written peer, interleaved in one process.
+
+    python benchmarks/checks_cost.py
+
+On a GPU each `lax.cond` waits for its predicate on the host; one call's checks are joined into
+one `cond` (gaussjax/_runtime.py), and this measures what that one still costs. Ratios are
+against the hand-written grid (`workload.py`) or, for Monte Carlo, one `jax.random.normal` draw.
+"""
+
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import interleaved  # noqa: E402
+from workload import constants, gauss_hermite_grid, hand_written, jax_functions  # noqa: E402
+
+import gaussjax as gj  # noqa: E402
+from gaussjax import _runtime  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+
+def without_checks(function):
+    """`function`, traced with every run-time check left out of its program."""
+
+    def run(*args):
+        saved = _runtime._raise_if
+        _runtime._raise_if = lambda value, failed, index, messages: value
+        try:
+            return function(*args)
+        finally:
+            _runtime._raise_if = saved
+
+    return run
+
+
+def compare(label: str, ours, peer, args, rounds: int = 41) -> None:
+    calls = {"ours": ours, "no checks": without_checks(ours), "peer": peer}
+    calls = {name: jax.jit(call) for name, call in calls.items()}
+    times = interleaved({name: (lambda c=c: c(*args)) for name, c in calls.items()}, rounds)
+    print(
+        f"{label}: gaussjax / peer {times['ours'] / times['peer']:.2f}, without checks "
+        f"{times['no checks'] / times['peer']:.2f} (peer {times['peer'] * 1e3:.3f} ms)",
+        flush=True,
+    )
+
+
+def grid(n: int) -> None:
+    c = constants(n)
+    mean_fn, cov_fn, f = jax_functions(c)
+    K = jnp.asarray(c["K0"])
+    nodes, weights = gauss_hermite_grid(10, n)
+    rule = gj.GaussHermite(order=10)
+
+    def ours(K):
+        return gj.expectation(f, mean_fn(K), cov_fn(K), rule=rule)
+
+    def peer(K):
+        return hand_written(f, nodes, weights, mean_fn(K), cov_fn(K))
+
+    compare(f"Z, GaussHermite(order=10), n={n}", ours, peer, (K,))
+    compare(f"Z, dZ/dK, n={n}", jax.value_and_grad(ours), jax.value_and_grad(peer), (K,))
+
+
+def main():
+    print(f"JAX {jax.__version__} on {jax.devices()[0].device_kind}")
+    for n in (3, 4, 5, 6):
+        grid(n)
+
+    c = constants(4)
+    mean_fn, cov_fn, f = jax_functions(c)
+    K, key, num = jnp.asarray(c["K0"]), jax.random.key(0), 10**5
+    rule = gj.MonteCarlo(num_samples=num)
+
+    def monte_carlo(K):
+        return gj.expectation(f, mean_fn(K), cov_fn(K), rule=rule, key=key)
+
+    def one_draw(K):
+        L = jnp.linalg.cholesky(cov_fn(K))
+        return jnp.mean(jax.vmap(f)(mean_fn(K) + jax.random.normal(key, (num, 4)) @ L.T))
+
+    compare("Z, MonteCarlo(num_samples=1e5), n=4", monte_carlo, one_draw, (K,))
+
+    rng = np.random.default_rng(0)
+    B = 10**6
+    means, variances = jnp.asarray(rng.standard_normal(B)), jnp.asarray(0.1 + rng.random(B))
+    labels = jnp.asarray(np.sign(rng.standard_normal(B)))
+    rule = gj.GaussHermite(order=20)
+    z, w = (jnp.asarray(t) for t in gauss_hermite_grid(20, 1))
+
+    def many(means, variances, labels):
+        def one(m, v, y):
+            f = lambda x: jax.nn.log_sigmoid(y * x[0])  # noqa: E731
+            return gj.expectation(f, m[None], v[None, None], rule=rule)
+
+        return jnp.sum(jax.vmap(one)(means, variances, labels))
+
+    def by_hand(means, variances, labels):
+        x = means[:, None] + jnp.sqrt(variances)[:, None] * z[None, :, 0]
+        return jnp.sum(jax.nn.log_sigmoid(labels[:, None] * x) @ w)
+
+    args = (means, variances, labels)
+    compare("Z, 1e6 one-dimensional Gaussians (vmap)", many, by_hand, args, rounds=21)
+
+
+if __name__ == "__main__":
+    main()
