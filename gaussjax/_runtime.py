@@ -226,17 +226,20 @@ def _after(tree, token):
 @_after.defjvp
 def _after_jvp(primals, tangents):
     (tree, token), (tree_dot, _) = primals, tangents
-    return _after(tree, token), jax.tree.map(lambda t: _plus(t, token, times=True), tree_dot)
+    scaled = jax.tree.map(lambda leaf, dot: _plus(leaf, token, dot), tree, tree_dot)
+    return _after(tree, token), scaled
 
 
-def _plus(leaf, token, times: bool = False):
-    """leaf + token (leaf * (1 + token) for a tangent); other dtypes as they are."""
-    if type(leaf).__name__ == "SymbolicZero" or not jnp.issubdtype(
+def _plus(leaf, token, tangent=None):
+    """leaf + token, or given the leaf's tangent, tangent * (1 + token); a leaf that is not
+    floating (and its tangent) as it is."""
+    kept = leaf if tangent is None else tangent
+    if type(kept).__name__ == "SymbolicZero" or not jnp.issubdtype(
         jnp.result_type(leaf), jnp.inexact
     ):
-        return leaf
+        return kept
     token = token.astype(jnp.result_type(leaf))
-    return leaf * (1 + token) if times else leaf + token
+    return leaf + token if tangent is None else tangent * (1 + token)
 
 
 @_raise_if.defjvp
