@@ -31,6 +31,7 @@ still not computed.
 import dataclasses
 import functools
 import logging
+import threading
 
 import equinox.internal as eqxi
 import jax
@@ -102,7 +103,14 @@ class _Pending:
     messages: list = dataclasses.field(default_factory=list)  # each one's messages
 
 
-_PENDING: list[_Pending] = []
+class _Calls(threading.local):
+    """The public calls being traced in this thread, innermost last."""
+
+    def __init__(self):
+        self.pending: list[_Pending] = []
+
+
+_CALLS = _Calls()
 
 
 def _current_trace():
@@ -116,11 +124,11 @@ def checked_once(function):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         pending = _Pending(_current_trace())
-        _PENDING.append(pending)
+        _CALLS.pending.append(pending)
         try:
             result = function(*args, **kwargs)
         finally:
-            _PENDING.remove(pending)
+            _CALLS.pending.remove(pending)
         if not pending.failed:
             return result
         failed = jnp.stack(pending.failed)
@@ -141,9 +149,9 @@ def checked_once(function):
 def _defer(failed, index, messages: tuple[str, ...]) -> bool:
     """Add a traced check to the innermost public call's pending checks, where it was made at
     that call's own trace; else False (the check makes its own cond)."""
-    if not _PENDING or _PENDING[-1].trace is None:
+    if not _CALLS.pending or _CALLS.pending[-1].trace is None:
         return False
-    pending = _PENDING[-1]
+    pending = _CALLS.pending[-1]
     if _current_trace() is not pending.trace:
         return False
     pending.failed.append(failed)
