@@ -12,7 +12,8 @@ runs unchanged on a GPU. Cases:
   in NumPy, so its nodes cost the peer nothing), value and dZ/dK, with and without batch_size;
 - first call (trace + compile + run) of value and gradient for the default rule of each
   dimension up to 100, and whether XLA printed anything;
-- Monte Carlo against one `jax.random.normal` draw and against PyTorch's rsample + autograd;
+- Monte Carlo against one `jax.random.normal` draw, TensorFlow Probability's JAX substrate
+  (where it installs and imports) and PyTorch's rsample + autograd;
 - `jax.vmap` over many Gaussians against a hand-written vectorised grid;
 - one expectation spread over 2 devices against the same on 1 (in a subprocess).
 """
@@ -177,6 +178,22 @@ def first_calls() -> list[dict]:
 # ---------------------------------------------------------------- Monte Carlo
 
 
+SKIPPED: list[str] = []
+"""Peers that could not be measured in this run, and why."""
+
+
+def tfp_distributions():
+    """TensorFlow Probability's JAX substrate's distributions, or None (and why, in SKIPPED)."""
+    try:  # (its modules load lazily: the first use of distributions imports them)
+        from tensorflow_probability.substrates import jax as tfp
+
+        return tfp.distributions
+    except Exception as error:  # not installed, or it does not import with this JAX
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+        SKIPPED.append(f"TFP's JAX substrate (pip install tensorflow-probability): {reason}")
+        return None
+
+
 def monte_carlo(num_samples: int = 10**5) -> list[dict]:
     try:
         import torch
@@ -184,15 +201,16 @@ def monte_carlo(num_samples: int = 10**5) -> list[dict]:
         torch.set_num_threads(os.cpu_count() or 1)
     except ImportError:
         torch = None
-        print("(PyTorch not installed: skipping it; pip install torch)")
+        SKIPPED.append("PyTorch: not installed (pip install torch)")
+    tfd = tfp_distributions()
     rows = []
     for n in (4, 6):
         for grad in (False, True):
-            rows += monte_carlo_case(n, num_samples, grad, torch)
+            rows += monte_carlo_case(n, num_samples, grad, torch, tfd)
     return rows
 
 
-def monte_carlo_case(n: int, num_samples: int, grad: bool, torch) -> list[dict]:
+def monte_carlo_case(n: int, num_samples: int, grad: bool, torch, tfd=None) -> list[dict]:
     c = constants(n)
     mean_fn, cov_fn, f = jax_functions(c)
     K, key = jnp.asarray(c["K0"]), jax.random.key(0)
@@ -215,6 +233,17 @@ def monte_carlo_case(n: int, num_samples: int, grad: bool, torch) -> list[dict]:
     note = f"batch_size=8192 changes the result by {same:.0e}"
     rows = [row(case, "hand-written: one jax.random.normal draw", t_o, t_p, note)]
     print(rows[-1], flush=True)
+    if tfd is not None:
+
+        def tfp_peer(K, key):
+            normal = tfd.MultivariateNormalTriL(mean_fn(K), jnp.linalg.cholesky(cov_fn(K)))
+            samples = normal.sample(num_samples, seed=jax.random.key_data(key))
+            return jnp.mean(jax.vmap(f)(samples))
+
+        t = jax.jit(transform(tfp_peer))
+        t_o, t_t = measure(lambda: o(K, key), lambda: t(K, key))
+        rows.append(row(case, "TFP (JAX) MultivariateNormalTriL.sample", t_o, t_t))
+        print(rows[-1], flush=True)
     if torch is None:
         return rows
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -419,6 +448,7 @@ def main():
         )
     transfers = "; ".join(HOST_TRANSFERS) or "none"
     lines += ["", f"Host transfers in gaussjax's timed calls (`jax.transfer_guard`): {transfers}."]
+    lines += [f"Not measured: {reason}." for reason in SKIPPED]
     table = "\n".join(lines) + "\n"
     print(table)
     Path(options.output).write_text(table)
