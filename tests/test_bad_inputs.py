@@ -142,9 +142,11 @@ def test_the_checks_of_one_call_are_one_conditional_in_the_compiled_program():
     # conditional waits for its predicate on the host, so they are joined into one
     assert conditionals(expectation, MEAN, COV) == 1
     assert conditionals(jax.value_and_grad(expectation), MEAN, COV) == 1
-    # the gradient entry points: one for their arguments, one inside the gradient they take
+    # the gradient entry points: one for their arguments, one inside each gradient they take
     grads = lambda m, c: gj.mean_cov_grads(f, m, c, rule=RULE)  # noqa: E731
     assert conditionals(grads, MEAN, COV) == 2
+    report = lambda K: gj.chain_rule(f, jnp.tanh, lambda K: COV + jnp.outer(K, K), K, rule=RULE)  # noqa: E731
+    assert conditionals(report, MEAN + 0.5) == 3
 
 
 def test_the_first_check_that_fails_is_the_one_reported_also_in_a_batch():
