@@ -23,9 +23,9 @@ transformation (a `cond` branch, a `scan` step) keep a `cond` each.
 The checked value (for a public call, its result) must be used afterwards, or the check is
 compiled away. Where only a derivative of it is used (`jit(grad(...))` of a result, `hessian`
 in an input that enters linearly), the derivative is multiplied by a one computed from the
-check's outcome, so the check stays in the program; a public call's single check reads only
-what its checks read, so under `jit(grad(...))` with `check_finite=False` the value itself is
-still not computed.
+check's outcome (`_after`), so the check stays in the program and needs no more than the
+values it reads: under `jit(grad(...))` with `check_finite=False` the value itself is still
+not computed.
 """
 
 import dataclasses
@@ -95,12 +95,11 @@ except ImportError:  # pragma: no cover - another JAX: every check keeps its own
 
 @dataclasses.dataclass
 class _Pending:
-    """The traced checks of one public call, at the call's own trace, not yet in the program."""
+    """The traced checks of one public call, at the call's own trace, not yet in the program:
+    (scalar flag, message index, messages) each, in the order they were made."""
 
     trace: object
-    failed: list = dataclasses.field(default_factory=list)  # scalar flags, in order
-    index: list = dataclasses.field(default_factory=list)  # each one's message index
-    messages: list = dataclasses.field(default_factory=list)  # each one's messages
+    checks: list = dataclasses.field(default_factory=list)
 
 
 class _Calls(threading.local):
@@ -129,19 +128,21 @@ def checked_once(function):
             result = function(*args, **kwargs)
         finally:
             _CALLS.pending.remove(pending)
-        if not pending.failed:
+        if not pending.checks:
             return result
-        failed = jnp.stack(pending.failed)
-        offsets = np.cumsum([0] + [len(m) for m in pending.messages[:-1]])
-        indices = jnp.stack(pending.index) + jnp.asarray(offsets, jnp.int32)
-        messages = tuple(m for group in pending.messages for m in group)
+        messages = ()
+        failed = jnp.stack([flag for flag, _, _ in pending.checks])
+        indices = []
+        for _, index, group in pending.checks:  # one tuple of messages, indexed across groups
+            indices.append(index + len(messages))
+            messages += group
+        indices = jnp.stack(indices)
         # the first check that failed, in the order they were made; in a vmap batch, the first
-        # over every member that failed: _raise_if keeps the largest index, so count backwards
+        # over every member that failed: _verdict keeps the largest index, so count backwards
         first = jnp.argmax(failed)
         rank = jnp.where(failed[first], len(messages) - indices[first], 0)
         backwards = ("",) + messages[::-1]  # backwards[rank] is messages[len - rank]
-        token = _raise_if(jnp.zeros(()), jnp.any(failed), rank, backwards)
-        return _after(result, token)
+        return _after(result, _verdict(jnp.any(failed), rank, backwards))
 
     return wrapper
 
@@ -154,9 +155,7 @@ def _defer(failed, index, messages: tuple[str, ...]) -> bool:
     pending = _CALLS.pending[-1]
     if _current_trace() is not pending.trace:
         return False
-    pending.failed.append(failed)
-    pending.index.append(jnp.asarray(index, jnp.int32))
-    pending.messages.append(messages)
+    pending.checks.append((failed, jnp.asarray(index, jnp.int32), messages))
     return True
 
 
@@ -171,7 +170,7 @@ def check(value, failed: Bool[ArrayLike, "..."], message: str, detail=None):
     index = jnp.zeros((), jnp.int32)
     if _defer(_any(failed), index, (message,)):
         return value
-    return _raise_if(value, _any(failed), index, (message,))
+    return _after(value, _verdict(_any(failed), index, (message,)))
 
 
 def check_number(value, failed: Bool[ArrayLike, "..."], number: ArrayLike, template: str):
@@ -188,7 +187,7 @@ def check_number(value, failed: Bool[ArrayLike, "..."], number: ArrayLike, templ
     index, messages = _decade(number), _decade_messages(template)
     if _defer(_any(failed), index, messages):
         return value
-    return _raise_if(value, _any(failed), index, messages)
+    return _after(value, _verdict(_any(failed), index, messages))
 
 
 def _any(failed) -> Bool[ArrayLike, ""]:
@@ -206,28 +205,26 @@ def _decade_messages(template: str) -> tuple[str, ...]:
     return tuple(template.format(f"about 1e{decade:+03d}") for decade in DECADES)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
-def _raise_if(value, failed, index, messages: tuple[str, ...]):
-    """`value`; at run time a ValueError with `messages[index]` where `failed` (a scalar) holds,
-    in any member of a `vmap` batch."""
+def _verdict(failed, index, messages: tuple[str, ...]) -> jax.Array:
+    """A zero; at run time a ValueError with `messages[index]` where `failed` (a scalar) holds,
+    in any member of a `vmap` batch (the largest index over the batch)."""
     failed = eqxi.unvmap_any(failed)
     index = eqxi.unvmap_max(index)
-    shapes = jax.eval_shape(lambda: value)
 
-    def fail(value, index):
+    def fail(index):
         def raise_error(index):
             raise _CheckFailed(messages[int(index)])
 
-        return jax.pure_callback(raise_error, shapes, index)
+        return jax.pure_callback(raise_error, jax.ShapeDtypeStruct((), jnp.float32), index)
 
-    return lax.cond(failed, fail, lambda value, index: value, value, index)
+    return lax.cond(failed, fail, lambda index: jnp.zeros((), jnp.float32), index)
 
 
 @jax.custom_jvp
 def _after(tree, token):
-    """`tree`, made to depend on `token` (the zero that the checks' `cond` returns) and, where
-    only derivatives of `tree` are used, its tangents too: the checks stay in the program, and
-    need no more of `tree` than they read (under `jit(grad(...))`, not the value itself)."""
+    """`tree`, made to depend on `token` (the zero a check's `cond` returns), and where only
+    derivatives of `tree` are used, its tangents too: the check stays in the program, and
+    needs no more of `tree` than it reads (under `jit(grad(...))`, not the value itself)."""
     return jax.tree.map(lambda leaf: _plus(leaf, token), tree)
 
 
@@ -239,30 +236,13 @@ def _after_jvp(primals, tangents):
 
 
 def _plus(leaf, token, tangent=None):
-    """leaf + token, or given the leaf's tangent, tangent * (1 + token); a leaf that is not
-    floating (and its tangent) as it is."""
-    kept = leaf if tangent is None else tangent
-    if type(kept).__name__ == "SymbolicZero" or not jnp.issubdtype(
-        jnp.result_type(leaf), jnp.inexact
-    ):
-        return kept
-    token = token.astype(jnp.result_type(leaf))
-    return leaf + token if tangent is None else tangent * (1 + token)
-
-
-@_raise_if.defjvp
-def _raise_if_jvp(messages, primals, tangents):
-    value, failed, index = primals
-    checked = _raise_if(value, failed, index, messages)
-    # the tangent is scaled by a one that only the checked value gives: no derivative of the
-    # value is computed without the check
-    return checked, jax.tree.map(_times_one_from, tangents[0], checked)
-
-
-def _times_one_from(tangent, checked):
-    if type(tangent).__name__ == "SymbolicZero" or not jnp.issubdtype(
-        jnp.result_type(checked), jnp.inexact
-    ):
+    """leaf + token (for a boolean leaf, leaf or token), or given the leaf's tangent,
+    tangent * (1 + token); the tangent of a leaf that is not floating as it is."""
+    dtype = jnp.result_type(leaf)
+    if tangent is None:
+        if dtype == jnp.bool_:
+            return leaf | token.astype(bool)
+        return leaf + token.astype(dtype)
+    if type(tangent).__name__ == "SymbolicZero" or not jnp.issubdtype(dtype, jnp.inexact):
         return tangent
-    one = 1 + 0 * checked
-    return tangent * one.astype(tangent.dtype)
+    return tangent * (1 + token.astype(dtype))
