@@ -34,11 +34,13 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from timing import interleaved, rounds_for  # noqa: E402
 from workload import (  # noqa: E402
+    bernoulli_grid,
     constants,
     gauss_hermite_grid,
     hand_written,
     hand_written_batched,
     jax_functions,
+    one_normal_draw,
     torch_functions,
 )
 
@@ -220,9 +222,7 @@ def monte_carlo_case(n: int, num_samples: int, grad: bool, torch, tfd=None) -> l
         return gj.expectation(f, mean_fn(K), cov_fn(K), rule=rule, key=key, batch_size=batch_size)
 
     def peer(K, key):
-        L = jnp.linalg.cholesky(cov_fn(K))
-        xi = jax.random.normal(key, (num_samples, n))
-        return jnp.mean(jax.vmap(f)(mean_fn(K) + xi @ L.T))
+        return one_normal_draw(f, mean_fn(K), cov_fn(K), key, num_samples)
 
     transform = jax.value_and_grad if grad else (lambda g: g)
     o, p = jax.jit(transform(ours)), jax.jit(transform(peer))
@@ -291,17 +291,13 @@ def many_gaussians() -> list[dict]:
 
     z, w = (jnp.asarray(t) for t in gauss_hermite_grid(order, 1))
 
-    def peer_1d(means, variances, labels, z, w):
-        x = means[:, None] + jnp.sqrt(variances)[:, None] * z[None, :, 0]
-        return jnp.sum(jax.nn.log_sigmoid(labels[:, None] * x) @ w)
-
     args = (means, variances, labels)
     rows += _compare(
         f"{B:.0e} one-dimensional Gaussians (vmap), GaussHermite(order={order}), "
         "E[log sigmoid(y f)]",
         "hand-written vectorised grid",
         ours_1d,
-        peer_1d,
+        bernoulli_grid,
         args,
         (z, w),
     )

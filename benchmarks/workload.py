@@ -96,3 +96,16 @@ def hand_written_batched(f, nodes, weights, mean, cov, batch_size: int):
         return total + w @ jax.vmap(f)(mean + xi @ L.T), None
 
     return jax.lax.scan(step, jnp.zeros(()), (nodes, weights))[0]
+
+
+def one_normal_draw(f, mean, cov, key, num_samples: int):
+    """Monte Carlo by hand: the mean of f over one `jax.random.normal` draw of N(mean, cov)."""
+    L = jnp.linalg.cholesky(cov)
+    xi = jax.random.normal(key, (num_samples, mean.shape[0]), mean.dtype)
+    return jnp.mean(jax.vmap(f)(mean + xi @ L.T))
+
+
+def bernoulli_grid(means, variances, labels, z, w):
+    """sum_b E[log sigmoid(y_b f)], f ~ N(means_b, variances_b), on a vectorised 1-D grid."""
+    x = means[:, None] + jnp.sqrt(variances)[:, None] * z[None, :, 0]
+    return jnp.sum(jax.nn.log_sigmoid(labels[:, None] * x) @ w)
