@@ -1,9 +1,12 @@
 import os
 
 # Tests compile many small programs and run each briefly: XLA's backend optimisations cost more
-# compile time than they save (18% of the suite). Set before JAX starts, inherited by the
-# notebooks' kernels and the demo's subprocess.
-os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+# compile time than they save (18% of the suite), and so do the CPU's newer fusion emitters
+# (a plain jitted gradient at n = 3 compiles in 1.8 s instead of 3.5 s, and runs as fast). Set
+# before JAX starts, inherited by the notebooks' kernels and the demo's subprocess.
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+)
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
