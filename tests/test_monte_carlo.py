@@ -65,3 +65,28 @@ def test_a_chunk_of_samples_is_the_samples_one_by_one(key, dtype):
     np.testing.assert_array_equal(nodes, one_by_one)
     np.testing.assert_array_equal(weights, np.full(16, 0.01, dtype))
     assert len(np.unique(np.asarray(nodes))) == nodes.size
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(jnp.float64, 2e-15), (jnp.float32, 1e-6)])
+def test_the_turn_polynomials_are_cos_and_sin_to_rounding(dtype, tolerance):
+    from gaussjax._rules._monte_carlo import cos_sin_turn
+
+    u = np.linspace(0.0, 1.0, 100_003, endpoint=False)
+    cos, sin = cos_sin_turn(jnp.asarray(u, dtype))
+    assert cos.dtype == sin.dtype == dtype
+    np.testing.assert_allclose(cos, np.cos(2 * np.pi * u.astype(dtype)), rtol=0, atol=tolerance)
+    np.testing.assert_allclose(sin, np.sin(2 * np.pi * u.astype(dtype)), rtol=0, atol=tolerance)
+
+
+def test_samples_follow_the_normal_law_and_box_muller_partners_are_independent(key):
+    from scipy.stats import kstest
+
+    num, dim = 2**15, 3  # coordinates 0 and 1 are one Box-Muller pair, 2 half of another
+    xi, _ = gj.MonteCarlo(num_samples=num).chunk(jnp.asarray(0), num, dim, jnp.float64, key)
+    xi = np.asarray(xi)
+    for j in range(dim):
+        assert kstest(xi[:, j], "norm").pvalue > 0.01
+    bound = 4 / np.sqrt(num)  # correlations of independent pairs: standard deviation 1/sqrt(N)
+    assert abs(np.corrcoef(xi[:, 0], xi[:, 1])[0, 1]) < bound
+    assert abs(np.corrcoef(xi[:, 0] ** 2, xi[:, 1] ** 2)[0, 1]) < bound
+    assert abs(np.corrcoef(xi[:, 1] ** 2, xi[:, 2] ** 2)[0, 1]) < bound

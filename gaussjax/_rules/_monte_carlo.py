@@ -1,5 +1,7 @@
 """Plain Monte Carlo: independent standard-normal samples."""
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -17,13 +19,14 @@ class MonteCarlo(AbstractRandomRule):
     $$E[g(\xi)] \approx \frac1N \sum_{i=1}^N g(\xi_i).$$
 
     Unbiased, with standard error $\sigma_g / \sqrt N$, which `gj.estimate` reports from the
-    sample variance. Needs `key`. Coordinate j of sample i comes from one counter-based draw,
-    the Threefry-2x32 hash of the counter (i, j) under `key`, turned into a normal number as
-    `jax.random.normal` does (inverse error function): a chunk of samples costs what one
-    `jax.random.normal` draw of its shape costs, and each sample is the same whatever the
-    chunk it falls in, so the value does not depend on `batch_size` (nor on the number of
-    devices). A key of another generator (`jax.random.key(0, impl="rbg")`) draws sample i from
-    `jax.random.fold_in(key, i)` instead.
+    sample variance. Needs `key`. Coordinates 2p and 2p + 1 of sample i come from two
+    counter-based draws, the Threefry-2x32 hashes of the counters (i, 2p) and (i, 2p + 1)
+    under `key`, made normal by Box-Muller: $\sqrt{-2 \log u_1}\,(\cos 2\pi u_2,
+    \sin 2\pi u_2)$. Each sample is the same whatever the chunk it falls in, so the value does
+    not depend on `batch_size` (nor on the number of devices), and a chunk costs less than
+    one `jax.random.normal` draw of its shape, whose inverse error function in float64 costs
+    more than the hash (`benchmarks/speed.py`). A key of another generator
+    (`jax.random.key(0, impl="rbg")`) draws sample i from `jax.random.fold_in(key, i)` instead.
 
     Args:
         num_samples: N >= 1 (at least 2 for an error estimate).
@@ -69,12 +72,13 @@ def standard_normal(
     indices: Int[Array, " b"], dim: int, dtype, key: PRNGKeyArray, one_by_one: bool = False
 ) -> Float[Array, "b dim"]:
     """Samples `indices` (each of `dim` independent N(0, 1) numbers) of the stream of `key`."""
-    bits = _threefry_bits(indices, dim, dtype, key, one_by_one)
+    pairs = -(-dim // 2)
+    bits = _threefry_bits(indices, 2 * pairs, dtype, key, one_by_one)
     if bits is None:  # another generator: one key per sample
         return jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (dim,), dtype))(
             indices
         )
-    return _bits_to_normal(bits, dtype)
+    return _box_muller(bits, dtype)[:, :dim]
 
 
 def _threefry_bits(
@@ -106,14 +110,49 @@ def _threefry_bits(
     return high ^ low
 
 
-def _bits_to_normal(bits, dtype) -> Array:
-    r"""N(0, 1) numbers from random bits, as `jax.random.normal` makes them: a uniform number u
-    in (-1, 1) from the mantissa bits, then $\sqrt 2\,\mathrm{erf}^{-1}(u)$."""
+def _box_muller(bits, dtype) -> Array:
+    r"""Pairs of N(0, 1) numbers from random bits (b, 2p): columns 2k and 2k + 1 give uniform
+    $u_1, u_2 \in [0, 1)$ from their mantissa bits, and the pair is
+    $\sqrt{-2 \log(1 - u_1)}\,(\cos 2\pi u_2, \sin 2\pi u_2)$."""
+    unit = _unit(bits, dtype).reshape(bits.shape[0], -1, 2)
+    radius = jnp.sqrt(-2.0 * jnp.log1p(-unit[..., 0]))
+    cos, sin = cos_sin_turn(unit[..., 1])
+    return jnp.stack([radius * cos, radius * sin], axis=-1).reshape(bits.shape[0], -1)
+
+
+def _unit(bits, dtype) -> Array:
+    """Uniform numbers in [0, 1) from the mantissa bits of `bits` (32 or 64 bits each)."""
     finfo = jnp.finfo(dtype)
-    unsigned = bits.dtype
-    shift = np.array(finfo.bits - finfo.nmant, unsigned)
-    one = np.array(1.0, finfo.dtype).view(unsigned)
-    unit = lax.bitcast_convert_type((bits >> shift) | one, finfo.dtype) - 1.0  # [0, 1)
-    lowest = np.nextafter(np.array(-1.0, finfo.dtype), np.array(0.0, finfo.dtype))
-    uniform = jnp.maximum(lowest, unit * (1.0 - lowest) + lowest)
-    return (np.sqrt(2.0).astype(finfo.dtype) * lax.erf_inv(uniform)).astype(dtype)
+    shift = np.array(finfo.bits - finfo.nmant, bits.dtype)
+    one = np.array(1.0, finfo.dtype).view(bits.dtype)
+    return (lax.bitcast_convert_type((bits >> shift) | one, finfo.dtype) - 1.0).astype(dtype)
+
+
+_SIN = [(-1) ** k / math.factorial(2 * k + 1) for k in range(9)]
+"""Taylor coefficients of sin(phi) / phi in phi^2: truncated at phi^17, below 1e-19 for
+|phi| <= pi / 4."""
+_COS = [(-1) ** k / math.factorial(2 * k) for k in range(10)]
+"""... and of cos(phi) in phi^2, to phi^18."""
+
+
+def cos_sin_turn(u: Array) -> tuple[Array, Array]:
+    r"""$(\cos 2\pi u, \sin 2\pi u)$ for u in [0, 1), to a few units in the last place: the
+    nearest quarter turn k/4 is split off exactly, $\phi = 2\pi(u - k/4)$ lies in
+    $[-\pi/4, \pi/4]$, and its sine and cosine are polynomials (3-4x cheaper than XLA's
+    general `cos` and `sin` on a CPU)."""
+    quarter = jnp.round(4 * u)
+    phi = (2 * np.pi) * (u - quarter / 4)
+    square = phi * phi
+    sin, cos = phi * _horner(_SIN, square), _horner(_COS, square)
+    turn = quarter.astype(jnp.int32) & 3
+    return (
+        jnp.select([turn == 0, turn == 1, turn == 2], [cos, -sin, -cos], sin),
+        jnp.select([turn == 0, turn == 1, turn == 2], [sin, cos, -sin], -cos),
+    )
+
+
+def _horner(coefficients: list[float], x: Array) -> Array:
+    total = jnp.full_like(x, coefficients[-1])
+    for coefficient in coefficients[-2::-1]:
+        total = total * x + coefficient
+    return total
