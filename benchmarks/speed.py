@@ -6,7 +6,8 @@
 Every ratio is gaussjax / peer, both measured in this process, interleaved round by round
 (`timing.py`), medians after compilation, float64: below 1 means gaussjax is faster. The table
 goes to stdout and to benchmarks/speed_results.md (with the device it ran on); the same script
-runs unchanged on a GPU. Cases:
+runs unchanged on a GPU (`--output benchmarks/speed_results_gpu.md`). A full run then rewrites
+the README's speed table from both files (`readme_table.py`). Cases:
 
 - tensor grids: `GaussHermite` against the hand-written grid passed as an argument (built once
   in NumPy, so its nodes cost the peer nothing), value and dZ/dK, with and without batch_size;
@@ -26,12 +27,18 @@ import sys
 import time
 from pathlib import Path
 
+# PyTorch's OpenMP threads spin after each call by default and took a core from the JAX call
+# timed next: gaussjax's Monte Carlo at n = 4 measured 10-11 ms beside PyTorch and 4.8-5.0 ms
+# with this set, while PyTorch's own times stayed within 11-15 ms either way.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
+import readme_table  # noqa: E402
 from timing import interleaved, rounds_for  # noqa: E402
 from workload import (  # noqa: E402
     bernoulli_grid,
@@ -420,7 +427,8 @@ def devices(count: int = 2) -> list[dict]:
 
 def device_description() -> str:
     device = jax.devices()[0]
-    return f"{device.platform}: {device.device_kind}, {jax.device_count()} device(s)"
+    kind = f"cpu ({os.cpu_count()} cores)" if device.platform == "cpu" else device.device_kind
+    return f"{device.platform}: {kind}, {jax.device_count()} device(s)"
 
 
 def main():
@@ -448,6 +456,9 @@ def main():
     table = "\n".join(lines) + "\n"
     print(table)
     Path(options.output).write_text(table)
+    saved = Path(options.output).resolve() in [path.resolve() for path in readme_table.RESULTS]
+    if saved and options.max_nodes >= 1e7:  # a full run: its column of the README's table
+        readme_table.write()
 
 
 if __name__ == "__main__":
