@@ -8,6 +8,7 @@ one `cond` (gaussjax/_runtime.py), and this measures what that one still costs. 
 against the hand-written grid (`workload.py`) or, for Monte Carlo, one `jax.random.normal` draw.
 """
 
+import functools
 import sys
 from pathlib import Path
 
@@ -112,6 +113,15 @@ def main():
 
     args = (means, variances, labels)
     compare("Z, 1e6 one-dimensional Gaussians (vmap)", many, by_hand, args, rounds=21)
+    gradient = functools.partial(jax.value_and_grad, argnums=(0, 1))
+    compare("Z and its gradient, the same", gradient(many), gradient(by_hand), args, rounds=21)
+
+    def by_hand_checked(means, variances, labels):
+        """The hand-written grid with one check of gaussjax's kind: means finite."""
+        token = _runtime._verdict(jnp.any(~jnp.isfinite(means)), jnp.int32(0), ("not finite",))
+        return _runtime._after(by_hand(means, variances, labels), token)
+
+    compare("the hand-written grid with one check, against itself", by_hand_checked, by_hand, args)
 
 
 if __name__ == "__main__":
