@@ -130,19 +130,18 @@ def checked_once(function):
             _CALLS.pending.remove(pending)
         if not pending.checks:
             return result
-        messages = ()
-        failed = jnp.stack([flag for flag, _, _ in pending.checks])
-        indices = []
-        for _, index, group in pending.checks:  # one tuple of messages, indexed across groups
-            indices.append(index + len(messages))
+        messages, offsets = (), []
+        for _, _, group in pending.checks:  # one tuple of messages, indexed across groups
+            offsets.append(len(messages))
             messages += group
-        indices = jnp.stack(indices)
         # the first check that failed, in the order they were made; in a vmap batch, the first
-        # over every member that failed: _verdict keeps the largest index, so count backwards
-        first = jnp.argmax(failed)
-        rank = jnp.where(failed[first], len(messages) - indices[first], 0)
+        # over every member that failed: _verdict keeps the largest rank, so count backwards
+        # (rank 0: none failed); one elementwise expression, fused by XLA
+        rank = jnp.zeros((), jnp.int32)
+        for (flag, index, _), offset in zip(pending.checks[::-1], offsets[::-1]):
+            rank = jnp.where(flag, len(messages) - offset - index, rank)
         backwards = ("",) + messages[::-1]  # backwards[rank] is messages[len - rank]
-        return _after(result, _verdict(jnp.any(failed), rank, backwards))
+        return _after(result, _verdict(rank > 0, rank, backwards))
 
     return wrapper
 
