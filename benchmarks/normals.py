@@ -1,5 +1,6 @@
 """Where the time of a Monte Carlo draw goes: the counter hash, and two ways of making its bits
-normal, against `jax.random.normal` itself. float64, 10^5 samples of 6 numbers, interleaved.
+normal, against `jax.random.normal` itself. float64, 10^5 samples of 4 and of 6 numbers,
+interleaved.
 
     python benchmarks/normals.py
 """
@@ -44,4 +45,5 @@ def main(num: int = 10**5, dim: int = 6):
 
 
 if __name__ == "__main__":
-    main()
+    for dim in (4, 6):
+        main(dim=dim)
