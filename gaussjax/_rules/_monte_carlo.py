@@ -25,7 +25,7 @@ class MonteCarlo(AbstractRandomRule):
     \sin 2\pi u_2)$. Each sample is the same whatever the chunk it falls in, so the value does
     not depend on `batch_size` (nor on the number of devices), and a chunk costs less than
     one `jax.random.normal` draw of its shape, whose inverse error function in float64 costs
-    more than the hash (`benchmarks/speed.py`). A key of another generator
+    more than the hash (`benchmarks/normals.py`). A key of another generator
     (`jax.random.key(0, impl="rbg")`) draws sample i from `jax.random.fold_in(key, i)` instead.
 
     Args:
@@ -138,8 +138,8 @@ _COS = [(-1) ** k / math.factorial(2 * k) for k in range(10)]
 def cos_sin_turn(u: Array) -> tuple[Array, Array]:
     r"""$(\cos 2\pi u, \sin 2\pi u)$ for u in [0, 1), to a few units in the last place: the
     nearest quarter turn k/4 is split off exactly, $\phi = 2\pi(u - k/4)$ lies in
-    $[-\pi/4, \pi/4]$, and its sine and cosine are polynomials (3-4x cheaper than XLA's
-    general `cos` and `sin` on a CPU)."""
+    $[-\pi/4, \pi/4]$, and its sine and cosine are polynomials, cheaper than XLA's general
+    `cos` and `sin` on a CPU (`benchmarks/normals.py`)."""
     quarter = jnp.round(4 * u)
     phi = (2 * np.pi) * (u - quarter / 4)
     square = phi * phi
