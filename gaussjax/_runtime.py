@@ -166,10 +166,7 @@ def check(value, failed: Bool[ArrayLike, "..."], message: str, detail=None):
         if now:
             raise ValueError(message + ("" if detail is None else detail()))
         return value
-    index = jnp.zeros((), jnp.int32)
-    if _defer(_any(failed), index, (message,)):
-        return value
-    return _after(value, _verdict(_any(failed), index, (message,)))
+    return _in_program(value, failed, jnp.zeros((), jnp.int32), (message,))
 
 
 def check_number(value, failed: Bool[ArrayLike, "..."], number: ArrayLike, template: str):
@@ -183,14 +180,16 @@ def check_number(value, failed: Bool[ArrayLike, "..."], number: ArrayLike, templ
             shown = "?" if number is None else f"{float(number[0]):.3g}"
             raise ValueError(template.format(shown))
         return value
-    index, messages = _decade(number), _decade_messages(template)
-    if _defer(_any(failed), index, messages):
+    return _in_program(value, failed, _decade(number), _decade_messages(template))
+
+
+def _in_program(value, failed, index, messages: tuple[str, ...]):
+    """A traced check: joined to the enclosing public call's one `cond` where it was made at
+    that call's level, else a `cond` of its own that `value` is made to depend on."""
+    failed = jnp.any(jnp.asarray(failed))
+    if _defer(failed, index, messages):
         return value
-    return _after(value, _verdict(_any(failed), index, messages))
-
-
-def _any(failed) -> Bool[ArrayLike, ""]:
-    return jnp.any(jnp.asarray(failed))
+    return _after(value, _verdict(failed, index, messages))
 
 
 def _decade(number):
