@@ -125,7 +125,7 @@ def _unit(bits, dtype) -> Array:
     finfo = jnp.finfo(dtype)
     shift = np.array(finfo.bits - finfo.nmant, bits.dtype)
     one = np.array(1.0, finfo.dtype).view(bits.dtype)
-    return (lax.bitcast_convert_type((bits >> shift) | one, finfo.dtype) - 1.0).astype(dtype)
+    return lax.bitcast_convert_type((bits >> shift) | one, finfo.dtype) - 1.0
 
 
 _SIN = [(-1) ** k / math.factorial(2 * k + 1) for k in range(9)]
@@ -145,10 +145,8 @@ def cos_sin_turn(u: Array) -> tuple[Array, Array]:
     square = phi * phi
     sin, cos = phi * _horner(_SIN, square), _horner(_COS, square)
     turn = quarter.astype(jnp.int32) & 3
-    return (
-        jnp.select([turn == 0, turn == 1, turn == 2], [cos, -sin, -cos], sin),
-        jnp.select([turn == 0, turn == 1, turn == 2], [sin, cos, -sin], -cos),
-    )
+    turns = [turn == 0, turn == 1, turn == 2]  # else 3
+    return jnp.select(turns, [cos, -sin, -cos], sin), jnp.select(turns, [sin, cos, -sin], -cos)
 
 
 def _horner(coefficients: list[float], x: Array) -> Array:
