@@ -118,10 +118,10 @@ def main():
 
     def by_hand_checked(means, variances, labels):
         """The hand-written grid with one check of gaussjax's kind: means finite."""
-        token = _runtime._verdict(jnp.any(~jnp.isfinite(means)), jnp.int32(0), ("not finite",))
-        return _runtime._after(by_hand(means, variances, labels), token)
+        return _runtime.check(by_hand(means, variances, labels), ~jnp.isfinite(means), "NaN")
 
-    compare("the hand-written grid with one check, against itself", by_hand_checked, by_hand, args)
+    label = "the hand-written grid with one check (in the 'gaussjax' place), against itself"
+    compare(label, by_hand_checked, by_hand, args)
 
 
 if __name__ == "__main__":

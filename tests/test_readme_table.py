@@ -52,3 +52,9 @@ def test_cells_are_ranges_per_kind_and_misses_name_each_targeted_row_above_it():
 def test_writing_needs_the_markers():
     with pytest.raises(ValueError, match="no speed table"):
         readme_table.replaced("# a README without the markers\n", "table")
+
+
+def test_the_performance_page_holds_the_saved_cpu_results():
+    page = (ROOT / "docs" / "performance.md").read_text()
+    saved = readme_table.RESULTS[0].read_text().strip()
+    assert saved in page, "docs/performance.md's table is not benchmarks/speed_results.md"
