@@ -1,6 +1,7 @@
 """Where the time of a Monte Carlo draw goes: the counter hash, and two ways of making its bits
 normal, against `jax.random.normal` itself. float64, 10^5 samples of 4 and of 6 numbers,
-interleaved.
+interleaved. Then the hash over an odd number of samples (10^5 + 1), which XLA's CPU code runs
+several times slower than over an even number: `standard_normal` hashes one sample more there.
 
     python benchmarks/normals.py
 """
@@ -14,7 +15,12 @@ import jax.numpy as jnp
 sys.path.insert(0, str(Path(__file__).parent))
 from timing import interleaved  # noqa: E402
 
-from gaussjax._rules._monte_carlo import _box_muller, _threefry_bits, _unit  # noqa: E402
+from gaussjax._rules._monte_carlo import (  # noqa: E402
+    _box_muller,
+    _threefry_bits,
+    _unit,
+    standard_normal,
+)
 
 jax.config.update("jax_enable_x64", True)
 
@@ -52,6 +58,26 @@ def main(num: int = 10**5, dim: int = 6):
         print(f"{name:>40}: {seconds * 1e3:.2f} ms")
 
 
+def odd(num: int = 10**5 + 1, dim: int = 6):
+    key = jax.random.key(0)
+    calls = {
+        f"the hash of {count} samples": jax.jit(
+            lambda key, count=count: _threefry_bits(
+                jnp.arange(count, dtype=jnp.int32), dim, jnp.float64, key, False
+            )
+        )
+        for count in (num - 1, num, num + 1)
+    }
+    calls[f"standard_normal of {num} samples"] = jax.jit(
+        lambda key: standard_normal(jnp.arange(num, dtype=jnp.int32), dim, jnp.float64, key)
+    )
+    times = interleaved({name: (lambda c=c: c(key)) for name, c in calls.items()}, 31)
+    print(f"{dim} numbers per sample")
+    for name, seconds in times.items():
+        print(f"{name:>40}: {seconds * 1e3:.2f} ms")
+
+
 if __name__ == "__main__":
     for dim in (4, 6):
         main(dim=dim)
+    odd()
