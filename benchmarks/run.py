@@ -6,11 +6,16 @@ Every ratio is gaussjax / peer, measured in the same run on the same machine: be
 gaussjax is faster or lighter. Timings are the median of repeated calls after compilation.
 """
 
+import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+# as in speed.py: PyTorch's OpenMP threads must not spin after their work and take a core from
+# the JAX call measured beside them
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import jax
 import jax.numpy as jnp

@@ -17,7 +17,10 @@ own level (its inputs, f's values, the fit) are collected while it runs and join
 single condition on its result, which reports the first that failed (`checked_once`). On a GPU
 each `cond` waits for its predicate on the host: five of them made a small Gauss-Hermite call
 1.3-1.8x the hand-written grid on an H100, where the program without them ran at 0.6-1.5x
-(`benchmarks/checks_cost.py`); one costs one wait. Checks traced inside an inner
+(`benchmarks/checks_cost.py`); one costs one wait. On a CPU, JAX runs a program that holds a
+host callback in the calling thread, not on XLA's threads (`benchmarks/synchronous.py` measures
+what that costs, and docs/performance.md what the memory allocator has to do with it). Checks
+traced inside an inner
 transformation (a `cond` branch, a `scan` step) keep a `cond` each.
 
 The checked value (for a public call, its result) must be used afterwards, or the check is

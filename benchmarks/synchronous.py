@@ -1,0 +1,118 @@
+"""Why `jax.vmap` over 10^6 one-dimensional Gaussians runs at about 1.15x the hand-written grid on
+a CPU, and what the memory allocator has to do with it.
+
+    python benchmarks/synchronous.py     # about two minutes on 2 cores
+
+A gaussjax call under `jit` holds its run-time checks in one `lax.cond`, whose failing branch
+calls back to Python (`gaussjax/_runtime.py`). JAX runs a program that holds a host callback
+in the calling thread: the call returns when the program has finished, where a program without
+one returns at once and runs on XLA's threads. In the calling thread, the 160 MB of
+temporaries (2 x 10^7 values of f) are taken from the operating system and given back on every
+call (glibc serves blocks above 32 MB with `mmap`): page faults and `munmap`, each call.
+
+The script measures, each in a fresh process (the allocator is configured when it starts):
+
+- how long a call takes to return (before `block_until_ready`), gaussjax and the peer;
+- gaussjax / peer for the value and the value with its gradient, as it is, with its checks
+  compiled out, and
+- the same with glibc told to keep freed memory for reuse (`MALLOC_MMAP_THRESHOLD_` and
+  `MALLOC_TRIM_THRESHOLD_`, Linux only).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+PROGRAM = """
+import json, sys, time
+sys.path.insert(0, HERE)
+import jax, jax.numpy as jnp, numpy as np
+jax.config.update("jax_enable_x64", True)
+import gaussjax as gj
+from checks_cost import without_checks
+from timing import interleaved
+from workload import bernoulli_grid, gauss_hermite_grid
+
+rng = np.random.default_rng(0)
+B = 10**6
+args = (
+    jnp.asarray(rng.standard_normal(B)),
+    jnp.asarray(0.1 + rng.random(B)),
+    jnp.asarray(np.sign(rng.standard_normal(B))),
+)
+rule = gj.GaussHermite(order=20)
+grid = tuple(jnp.asarray(t) for t in gauss_hermite_grid(20, 1))
+
+
+def ours(means, variances, labels):
+    def one(m, v, y):
+        return gj.expectation(lambda x: jax.nn.log_sigmoid(y * x[0]), m[None], v[None, None],
+                              rule=rule)
+    return jnp.sum(jax.vmap(one)(means, variances, labels))
+
+
+def peer(means, variances, labels):
+    return bernoulli_grid(means, variances, labels, *grid)
+
+
+def returns_after(call):
+    jax.block_until_ready(call(*args))
+    start = time.perf_counter()
+    result = call(*args)
+    returned = time.perf_counter() - start
+    jax.block_until_ready(result)
+    return returned
+
+
+out = {}
+for what, transform in (("Z", lambda g: g),
+                        ("Z and gradient", lambda g: jax.value_and_grad(g, argnums=(0, 1)))):
+    calls = {"ours": ours, "no checks": without_checks(ours), "peer": peer}
+    calls = {name: jax.jit(transform(call)) for name, call in calls.items()}
+    times = interleaved({name: (lambda c=c: c(*args)) for name, c in calls.items()}, 21)
+    out[what] = {name: times[name] / times["peer"] for name in ("ours", "no checks")}
+    out[what]["peer ms"] = times["peer"] * 1e3
+    out[what]["returns after ms"] = {name: returns_after(calls[name]) * 1e3
+                                     for name in ("ours", "peer")}
+print(json.dumps(out))
+"""
+
+KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": "2000000000", "MALLOC_TRIM_THRESHOLD_": "4000000000"}
+"""glibc: serve blocks up to 2 GB from its heap (not `mmap`) and keep up to 4 GB freed."""
+
+
+def run(extra_environment: dict[str, str]) -> dict:
+    environment = {**os.environ, **extra_environment}
+    result = subprocess.run(
+        [sys.executable, "-c", f"HERE = {str(HERE)!r}\n" + PROGRAM],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    print("10^6 one-dimensional Gaussians (vmap), GaussHermite(order=20), E[log sigmoid(y f)]")
+    print(
+        "| allocator | what | gaussjax / peer | checks compiled out / peer | peer | "
+        "call returns after: gaussjax, peer |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, environment in (("default", {}), ("keeps freed memory", KEEP_FREED_MEMORY)):
+        for what, r in run(environment).items():
+            returned = r["returns after ms"]
+            print(
+                f"| {name} | {what} | {r['ours']:.2f} | {r['no checks']:.2f} | "
+                f"{r['peer ms']:.0f} ms | {returned['ours']:.1f} ms, {returned['peer']:.1f} ms |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
