@@ -63,7 +63,9 @@ def expectation(
             needs a covariance of full rank), or `gj.Pathwise()` / `gj.Score(baseline=...)`.
         key: a `jax.random` key, required by random rules (and letting a call without
             `rule` use `gj.QuasiMonteCarlo` as its last resort).
-        batch_size: evaluate the nodes this many at a time, in bounded memory.
+        batch_size: evaluate the nodes this many at a time, in bounded memory (a rule may
+            round it: `GaussHermite` down to whole sub-grids of order^k nodes, `MonteCarlo` up
+            to an even number).
         adapt: "laplace" (or `gj.Laplace(...)`): run the rule on the Laplace fit of
             $f(x) N(x; \mu, \Sigma)$ (adaptive quadrature), for a scalar f, positive and smooth
             (see `gj.Laplace`). None (default): not with a given rule; a call without `rule`
