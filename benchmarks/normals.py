@@ -1,7 +1,7 @@
 """Where the time of a Monte Carlo draw goes: the counter hash, and two ways of making its bits
 normal, against `jax.random.normal` itself. float64, 10^5 samples of 4 and of 6 numbers,
 interleaved. Then the hash over an odd number of samples (10^5 + 1), which XLA's CPU code runs
-several times slower than over an even number: `standard_normal` hashes one sample more there.
+several times slower than over an even number: `MonteCarlo.chunk_size` makes chunks even.
 
     python benchmarks/normals.py
 """
@@ -15,12 +15,7 @@ import jax.numpy as jnp
 sys.path.insert(0, str(Path(__file__).parent))
 from timing import interleaved  # noqa: E402
 
-from gaussjax._rules._monte_carlo import (  # noqa: E402
-    _box_muller,
-    _threefry_bits,
-    _unit,
-    standard_normal,
-)
+from gaussjax._rules._monte_carlo import _box_muller, _threefry_bits, _unit  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -68,9 +63,6 @@ def odd(num: int = 10**5 + 1, dim: int = 6):
         )
         for count in (num - 1, num, num + 1)
     }
-    calls[f"standard_normal of {num} samples"] = jax.jit(
-        lambda key: standard_normal(jnp.arange(num, dtype=jnp.int32), dim, jnp.float64, key)
-    )
     times = interleaved({name: (lambda c=c: c(key)) for name, c in calls.items()}, 31)
     print(f"{dim} numbers per sample")
     for name, seconds in times.items():

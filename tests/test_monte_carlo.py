@@ -17,6 +17,7 @@ def test_samples_are_standard_normal(key):
 @pytest.mark.parametrize("num", [1000, 1001])  # 1001: a chunk of 1002, the last weighted zero
 def test_error_is_the_standard_error_of_the_mean(key, num):
     rule = gj.MonteCarlo(num_samples=num)
+    assert rule.chunk_size(2, 2**18) == num + num % 2  # an odd chunk holds one more, weight 0
     f = lambda x: jnp.sin(3 * x[0]) + x[1] ** 2  # noqa: E731
     est = gj.estimate(f, jnp.zeros(2), jnp.eye(2), rule=rule, key=key)
     samples = jax.vmap(lambda i: rule.node(i, 2, jnp.float64, key)[0])(jnp.arange(num))
@@ -58,7 +59,7 @@ def test_rejects_num_samples_below_one():
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
-@pytest.mark.parametrize("size", [16, 15])  # an odd chunk hashes one sample more, then drops it
+@pytest.mark.parametrize("size", [16, 15])  # chunk_size makes chunks even; any size works
 def test_a_chunk_of_samples_is_the_samples_one_by_one(key, dtype, size):
     rule = gj.MonteCarlo(num_samples=100)
     nodes, weights = rule.chunk(jnp.asarray(3), size, 5, dtype, key)  # samples 3 size onwards

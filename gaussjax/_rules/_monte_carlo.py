@@ -53,7 +53,8 @@ class MonteCarlo(AbstractRandomRule):
 
     def chunk_size(self, dim: int, batch_size: int) -> int:
         """An even number of samples (one past the last gets weight zero): XLA's CPU code is
-        slower for an odd number of rows, the gradient at 100,001 samples by about a quarter."""
+        slower for an odd number of rows, the hash 3x-7x (`benchmarks/normals.py`) and the
+        gradient at 100,001 samples by about a quarter."""
         size = super().chunk_size(dim, batch_size)
         return size + size % 2
 
@@ -79,17 +80,12 @@ def standard_normal(
 ) -> Float[Array, "b dim"]:
     """Samples `indices` (each of `dim` independent N(0, 1) numbers) of the stream of `key`."""
     pairs = -(-dim // 2)
-    count = indices.shape[0]
-    if count % 2 and not one_by_one:
-        # (a chunk asked for directly) XLA's CPU code for the hash over an odd number of rows
-        # is 3x-7x slower than over one more (benchmarks/normals.py): hash one more, drop it
-        indices = jnp.concatenate([indices, indices[-1:] + 1])
     bits = _threefry_bits(indices, 2 * pairs, dtype, key, one_by_one)
     if bits is None:  # another generator: one key per sample
         return jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (dim,), dtype))(
-            indices[:count]
+            indices
         )
-    return _box_muller(bits, dtype)[:count, :dim]
+    return _box_muller(bits, dtype)[:, :dim]
 
 
 def _threefry_bits(
