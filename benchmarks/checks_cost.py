@@ -19,6 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from timing import interleaved  # noqa: E402
 from workload import (  # noqa: E402
+    bernoulli_data,
+    bernoulli_gaussjax,
     bernoulli_grid,
     constants,
     gauss_hermite_grid,
@@ -94,24 +96,16 @@ def main():
 
     compare("Z, MonteCarlo(num_samples=1e5), n=4", monte_carlo, one_draw, (K,))
 
-    rng = np.random.default_rng(0)
-    B = 10**6
-    means, variances = jnp.asarray(rng.standard_normal(B)), jnp.asarray(0.1 + rng.random(B))
-    labels = jnp.asarray(np.sign(rng.standard_normal(B)))
+    args = bernoulli_data(np.random.default_rng(0), 10**6)
     rule = gj.GaussHermite(order=20)
     z, w = (jnp.asarray(t) for t in gauss_hermite_grid(20, 1))
 
     def many(means, variances, labels):
-        def one(m, v, y):
-            f = lambda x: jax.nn.log_sigmoid(y * x[0])  # noqa: E731
-            return gj.expectation(f, m[None], v[None, None], rule=rule)
-
-        return jnp.sum(jax.vmap(one)(means, variances, labels))
+        return bernoulli_gaussjax(means, variances, labels, rule)
 
     def by_hand(means, variances, labels):
         return bernoulli_grid(means, variances, labels, z, w)
 
-    args = (means, variances, labels)
     compare("Z, 1e6 one-dimensional Gaussians (vmap)", many, by_hand, args, rounds=21)
     gradient = functools.partial(jax.value_and_grad, argnums=(0, 1))
     compare("Z and its gradient, the same", gradient(many), gradient(by_hand), args, rounds=21)

@@ -38,6 +38,10 @@ def _pytorch(case, peer):
     return "MonteCarlo" in case and peer.startswith("PyTorch")
 
 
+def _tfp(case, peer):
+    return "MonteCarlo" in case and peer.startswith("TFP")
+
+
 def _vmap(case, peer):
     return "(vmap)" in case
 
@@ -58,6 +62,7 @@ KINDS = [
         [_normal_draw],
     ),
     ("the same against PyTorch `rsample` + autograd (`sample` for the value)", [_pytorch]),
+    ("the same against TFP's JAX `MultivariateNormalTriL.sample`", [_tfp]),
     (
         "`jax.vmap` over 10^6 one-dimensional Gaussians, value / with gradient",
         [_vmap_1d(False), _vmap_1d(True)],
@@ -66,8 +71,8 @@ KINDS = [
 """Each README row: its label, and one selector per part of its cell (parts joined by ' / ')."""
 
 TARGETED = [_grid_value, _grid_gradient, _normal_draw, _vmap]
-"""Rows the 1.1x target applies to (PyTorch's target is 1.5x faster, the devices' rows compare
-gaussjax with itself)."""
+"""Rows the 1.1x target applies to (PyTorch's target is 1.5x faster, TFP is measured without
+one, the devices' rows compare gaussjax with itself)."""
 
 
 def parse(text: str) -> tuple[str, list[tuple[str, str, float]]]:

@@ -43,6 +43,8 @@ sys.path.insert(0, str(HERE))
 import readme_table  # noqa: E402
 from timing import interleaved, rounds_for  # noqa: E402
 from workload import (  # noqa: E402
+    bernoulli_data,
+    bernoulli_gaussjax,
     bernoulli_grid,
     constants,
     gauss_hermite_grid,
@@ -295,22 +297,14 @@ def many_gaussians() -> list[dict]:
 
     # 10^6 one-dimensional Gaussians: a likelihood's variational expectation, 20 nodes
     B, order = 10**6, 20
-    means = jnp.asarray(rng.standard_normal(B))
-    variances = jnp.asarray(0.1 + rng.random(B))
-    labels = jnp.asarray(np.sign(rng.standard_normal(B)))
+    args = bernoulli_data(rng, B)
     rule = gj.GaussHermite(order=order)
 
     def ours_1d(means, variances, labels):
-        def one(m, v, y):
-            return gj.expectation(
-                lambda x: jax.nn.log_sigmoid(y * x[0]), m[None], v[None, None], rule=rule
-            )
-
-        return jnp.sum(jax.vmap(one)(means, variances, labels))
+        return bernoulli_gaussjax(means, variances, labels, rule)
 
     z, w = (jnp.asarray(t) for t in gauss_hermite_grid(order, 1))
 
-    args = (means, variances, labels)
     rows += _compare(
         f"{B:.0e} one-dimensional Gaussians (vmap), GaussHermite(order={order}), "
         "E[log sigmoid(y f)]",

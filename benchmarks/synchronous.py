@@ -35,24 +35,15 @@ jax.config.update("jax_enable_x64", True)
 import gaussjax as gj
 from checks_cost import without_checks
 from timing import interleaved
-from workload import bernoulli_grid, gauss_hermite_grid
+from workload import bernoulli_data, bernoulli_gaussjax, bernoulli_grid, gauss_hermite_grid
 
-rng = np.random.default_rng(0)
-B = 10**6
-args = (
-    jnp.asarray(rng.standard_normal(B)),
-    jnp.asarray(0.1 + rng.random(B)),
-    jnp.asarray(np.sign(rng.standard_normal(B))),
-)
+args = bernoulli_data(np.random.default_rng(0), 10**6)
 rule = gj.GaussHermite(order=20)
 grid = tuple(jnp.asarray(t) for t in gauss_hermite_grid(20, 1))
 
 
 def ours(means, variances, labels):
-    def one(m, v, y):
-        return gj.expectation(lambda x: jax.nn.log_sigmoid(y * x[0]), m[None], v[None, None],
-                              rule=rule)
-    return jnp.sum(jax.vmap(one)(means, variances, labels))
+    return bernoulli_gaussjax(means, variances, labels, rule)
 
 
 def peer(means, variances, labels):

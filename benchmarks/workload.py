@@ -109,3 +109,24 @@ def bernoulli_grid(means, variances, labels, z, w):
     """sum_b E[log sigmoid(y_b f)], f ~ N(means_b, variances_b), on a vectorised 1-D grid."""
     x = means[:, None] + jnp.sqrt(variances)[:, None] * z[None, :, 0]
     return jnp.sum(jax.nn.log_sigmoid(labels[:, None] * x) @ w)
+
+
+def bernoulli_data(rng: np.random.Generator, size: int):
+    """Means, variances and +-1 labels of `size` one-dimensional Gaussians (a likelihood's
+    variational expectation, one term per data point)."""
+    means = jnp.asarray(rng.standard_normal(size))
+    variances = jnp.asarray(0.1 + rng.random(size))
+    labels = jnp.asarray(np.sign(rng.standard_normal(size)))
+    return means, variances, labels
+
+
+def bernoulli_gaussjax(means, variances, labels, rule):
+    """The same sum as `bernoulli_grid`, `jax.vmap` of `gj.expectation` over the Gaussians."""
+    import gaussjax as gj
+
+    def one(m, v, y):
+        return gj.expectation(
+            lambda x: jax.nn.log_sigmoid(y * x[0]), m[None], v[None, None], rule=rule
+        )
+
+    return jnp.sum(jax.vmap(one)(means, variances, labels))

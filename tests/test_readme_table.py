@@ -20,6 +20,7 @@ ROWS = [  # case, peer, ratio: one of each kind speed.py writes
     ("Z, dZ/dK, GaussHermite(order=10), n=5, 1e+05 nodes, batch_size=65536", GRID, "1.00"),
     ("Z, MonteCarlo(num_samples=1e+05), n=4", "hand-written: one jax.random.normal draw", "1.05"),
     ("Z, MonteCarlo(num_samples=1e+05), n=4", "PyTorch MultivariateNormal.sample", "0.12"),
+    ("Z, MonteCarlo(num_samples=1e+05), n=4", "TFP (JAX) MultivariateNormalTriL.sample", "1.30"),
     ("Z and its gradient, 1e+06 one-dimensional Gaussians (vmap)", "vectorised grid", "1.20"),
     ("Z, dZ/dK, GaussHermite(order=10), n=6, over 2 devices", "the same on 1 device", "2.00"),
 ]
@@ -43,9 +44,17 @@ def test_the_readme_holds_the_table_the_saved_results_give():
 def test_cells_are_ranges_per_kind_and_misses_name_each_targeted_row_above_it():
     device, rows = readme_table.parse(RESULTS)
     assert device == "CPU, 2 cores"
-    assert len(rows) == 7
-    assert readme_table.cells(rows) == ["0.50", "1.00-1.50", "1.05", "0.12", "not measured / 1.20"]
-    # the device row compares gaussjax with itself, PyTorch's target is another: not misses
+    assert len(rows) == 8
+    assert readme_table.cells(rows) == [
+        "0.50",
+        "1.00-1.50",
+        "1.05",
+        "0.12",
+        "1.30",
+        "not measured / 1.20",
+    ]
+    # the device row compares gaussjax with itself, PyTorch's target is another, TFP has none:
+    # not misses
     assert readme_table.misses(rows) == ["dZ/dK 1e4 1.50", "vmap 1-D grad 1.20"]
 
 
