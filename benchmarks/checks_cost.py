@@ -40,7 +40,7 @@ def without_checks(function):
 
     def run(*args):
         saved = _runtime._verdict, _runtime._after
-        _runtime._verdict = lambda failed, index, messages: None
+        _runtime._verdict = lambda rank, messages: None
         _runtime._after = lambda tree, token: tree
         try:
             return function(*args)

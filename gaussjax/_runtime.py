@@ -144,7 +144,7 @@ def checked_once(function):
         for (flag, index, _), offset in zip(pending.checks[::-1], offsets[::-1]):
             rank = jnp.where(flag, len(messages) - offset - index, rank)
         backwards = ("",) + messages[::-1]  # backwards[rank] is messages[len - rank]
-        return _after(result, _verdict(rank > 0, rank, backwards))
+        return _after(result, _verdict(rank, backwards))
 
     return wrapper
 
@@ -192,7 +192,7 @@ def _in_program(value, failed, index, messages: tuple[str, ...]):
     failed = jnp.any(jnp.asarray(failed))
     if _defer(failed, index, messages):
         return value
-    return _after(value, _verdict(failed, index, messages))
+    return _after(value, _verdict(jnp.where(failed, index + 1, 0), ("",) + messages))
 
 
 def _decade(number):
@@ -206,11 +206,12 @@ def _decade_messages(template: str) -> tuple[str, ...]:
     return tuple(template.format(f"about 1e{decade:+03d}") for decade in DECADES)
 
 
-def _verdict(failed, index, messages: tuple[str, ...]) -> jax.Array:
-    """A zero; at run time a ValueError with `messages[index]` where `failed` (a scalar) holds,
-    in any member of a `vmap` batch (the largest index over the batch)."""
-    failed = eqxi.unvmap_any(failed)
-    index = eqxi.unvmap_max(index)
+def _verdict(rank, messages: tuple[str, ...]) -> jax.Array:
+    """A zero; at run time a ValueError with `messages[rank]` where `rank` (a scalar, 0 where
+    nothing failed) is above zero. Over a `vmap` batch, the largest rank: members that passed
+    add nothing to the message, and one reduction over the batch finds both whether and what
+    failed."""
+    index = eqxi.unvmap_max(rank)
 
     def fail(index):
         def raise_error(index):
@@ -218,7 +219,7 @@ def _verdict(failed, index, messages: tuple[str, ...]) -> jax.Array:
 
         return jax.pure_callback(raise_error, jax.ShapeDtypeStruct((), jnp.float32), index)
 
-    return lax.cond(failed, fail, lambda index: jnp.zeros((), jnp.float32), index)
+    return lax.cond(index > 0, fail, lambda index: jnp.zeros((), jnp.float32), index)
 
 
 @jax.custom_jvp

@@ -118,3 +118,15 @@ def test_a_bad_covariance_raises_under_vmap_and_grad():
         )
     with pytest.raises(Exception, match="not positive definite"):
         jax.block_until_ready(jax.grad(lambda c: gj.expectation(f, MEAN, c, rule=RULE))(-COV))
+
+
+def test_a_traced_number_in_a_vmap_is_the_failing_members_not_the_largest():
+    from gaussjax._runtime import check_number
+
+    def checked(x):
+        return check_number(x, x < 0, x, "x is negative: {}")
+
+    # the member that fails holds -1e-5; the one that passes holds 1e5, a larger decade
+    with pytest.raises(jax.errors.JaxRuntimeError, match=r"x is negative: about 1e-05"):
+        jax.block_until_ready(jax.jit(jax.vmap(checked))(jnp.array([-1e-5, 1e5])))
+    assert jax.jit(jax.vmap(checked))(jnp.array([1e-5, 1e5]))[1] == 1e5
