@@ -12,12 +12,20 @@ from ._progress import AbstractProgress, Meter
 from ._rules import AbstractRule
 from ._rules._base import PyTree
 
+try:
+    from jax._src.interpreters.batching import BatchTracer as _BatchTracer
+except ImportError:  # pragma: no cover - another JAX: every chunk calls g once on all its nodes
+    _BatchTracer = None
+
 MAX_NODES = 2**31 - 1
 """No rule may have more nodes than this: node indices are 32-bit integers."""
 DEFAULT_BATCH_SIZE = 2**18
 """Without `batch_size`, nodes are evaluated this many at a time (262,144: every default rule
 and 10^5 Monte Carlo samples are one chunk, compiled and run without a loop; larger rules loop
 over chunks whose points stay small)."""
+UNROLLED_NODES = 32
+"""Under `jax.vmap` (many Gaussians at once) and without `batch_size`, a rule of at most this many
+nodes calls g once per node (`unrolled_total`) rather than once on all of them."""
 MAX_NODES_KEPT = 2**22
 """Without `batch_size`, a reverse-mode derivative keeps what each chunk needs (as a
 hand-written grid would) up to this many nodes; beyond it, and always with `batch_size`, each
@@ -153,7 +161,37 @@ def weighted_sum(
     def zeros(shapes):
         return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
+    few_nodes = rule.num_nodes(dim) <= UNROLLED_NODES and batch_size is None
+    if at is not None and few_nodes and _many_gaussians(at):
+        shift, factor = at
+        columns = [factor[:, j] for j in range(factor.shape[1])]
+
+        def at_point(xi):  # shift + factor @ xi, column by column: elementwise, fused with g
+            return g(sum((column * xi[j] for j, column in enumerate(columns)), start=shift))
+
+        def summarise_unrolled(nodes, weights):
+            return unrolled_total(at_point, nodes, weights, dtype)
+
+        return reduce_nodes(summarise_unrolled, add, rule, dim, dtype, key, None, progress)
     return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size, progress, at, zeros)
+
+
+def unrolled_total(g, nodes: Float[Array, "b r"], weights: Float[Array, " b"], dtype) -> PyTree:
+    """sum_i weights_i g(nodes_i), g called once per node and the terms added in order: under
+    `jax.vmap` over many Gaussians, XLA computes all of them in one loop over the Gaussians and
+    never stores g's values, where a sum over a node axis is handed by XLA's CPU compiler to a
+    library (YNNPACK) that stores them first (benchmarks/synchronous.py)."""
+    total = None
+    for i in range(nodes.shape[0]):
+        value = jax.tree.map(lambda v: weights[i] * as_floating(v, dtype), g(nodes[i]))
+        total = value if total is None else jax.tree.map(jnp.add, total, value)
+    return total
+
+
+def _many_gaussians(at) -> bool:
+    """Whether the Gaussian (shift and factor) is batched by `jax.vmap`: many at once."""
+    leaves = jax.tree.leaves(at)
+    return _BatchTracer is not None and any(isinstance(leaf, _BatchTracer) for leaf in leaves)
 
 
 def weighted_total(weights: Float[Array, " b"], values: Float[Array, "b ..."]) -> Array:
