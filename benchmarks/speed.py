@@ -7,9 +7,9 @@ Every ratio is gaussjax / peer, both measured in this process, interleaved round
 (`timing.py`), medians after compilation, float64: below 1 means gaussjax is faster. The table
 goes to stdout and to benchmarks/speed_results.md (with the device it ran on); the same script
 runs unchanged on a GPU (`--output benchmarks/speed_results_gpu.md`). A full run then rewrites
-the README's speed table from both files (`readme_table.py`), unless glibc's allocator was
-set (`MALLOC_*` in the environment, docs/performance.md): such a run says so under its first
-line and leaves the README alone. Cases:
+the README's speed table from both files (`readme_table.py`), unless glibc's allocator or XLA
+was set (`MALLOC_*` or `XLA_FLAGS` in the environment, docs/performance.md): such a run says so
+under its first line and leaves the README alone, whose table reports the defaults. Cases:
 
 - tensor grids: `GaussHermite` against the hand-written grid passed as an argument (built once
   in NumPy, so its nodes cost the peer nothing), value and dZ/dK, with and without batch_size;
@@ -445,10 +445,14 @@ def main():
     print(f"JAX {jax.__version__} on {device_description()}", flush=True)
     rows = grids(options.max_nodes) + first_calls() + monte_carlo() + many_gaussians()
     rows += devices()
-    allocator = {name: value for name, value in os.environ.items() if name.startswith("MALLOC_")}
+    settings = {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith("MALLOC_") or name == "XLA_FLAGS"
+    }
     lines = [
         f"JAX {jax.__version__}, {device_description()}, float64.",
-        *[f"glibc allocator setting: {name}={value}" for name, value in allocator.items()],
+        *[f"Not the default setting: {name}={value}" for name, value in settings.items()],
         "",
         "| case | peer | gaussjax | peer | gaussjax / peer | note |",
         "|---|---|---|---|---|---|",
@@ -465,7 +469,7 @@ def main():
     print(table)
     Path(options.output).write_text(table)
     saved = Path(options.output).resolve() in [path.resolve() for path in readme_table.RESULTS]
-    if saved and options.max_nodes >= 1e7 and not allocator:  # a full run, default allocator:
+    if saved and options.max_nodes >= 1e7 and not settings:  # a full run, default settings:
         readme_table.write()  # its column of the README's table
 
 

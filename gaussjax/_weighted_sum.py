@@ -183,7 +183,8 @@ def unrolled_total(g, nodes: Float[Array, "b r"], weights: Float[Array, " b"], d
     library (YNNPACK) that stores them first (benchmarks/synchronous.py)."""
     total = None
     for i in range(nodes.shape[0]):
-        value = jax.tree.map(lambda v: weights[i] * as_floating(v, dtype), g(nodes[i]))
+        weight = weights[i]
+        value = jax.tree.map(lambda v, w=weight: w * as_floating(v, dtype), g(nodes[i]))
         total = value if total is None else jax.tree.map(jnp.add, total, value)
     return total
 
