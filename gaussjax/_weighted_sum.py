@@ -162,7 +162,7 @@ def weighted_sum(
         return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
     few_nodes = rule.num_nodes(dim) <= UNROLLED_NODES and batch_size is None
-    if at is not None and few_nodes and _many_gaussians(at):
+    if at is not None and few_nodes and _many_gaussians(at) and _elementwise(g, at[0]):
         shift, factor = at
         columns = [factor[:, j] for j in range(factor.shape[1])]
 
@@ -187,6 +187,40 @@ def unrolled_total(g, nodes: Float[Array, "b r"], weights: Float[Array, " b"], d
         value = jax.tree.map(lambda v, w=weight: w * as_floating(v, dtype), g(nodes[i]))
         total = value if total is None else jax.tree.map(jnp.add, total, value)
     return total
+
+
+ELEMENTWISE = frozenset(
+    """abs acos acosh add and asin asinh atan atan2 atanh cbrt ceil clamp convert_element_type
+    copy copy_p cos cosh digamma div eq erf erf_inv erfc exp exp2 expm1 floor ge gt imag
+    integer_pow is_finite lgamma le log log1p logistic lt max min mul ne neg nextafter not or pow
+    real rem round rsqrt select_n sign sin sinh sqrt square sub tan tanh xor
+    broadcast_in_dim reshape squeeze slice expand_dims
+    pjit jit closed_call custom_jvp_call custom_vjp_call custom_vjp_call_jaxpr""".split()
+)
+"""The primitives of an f that XLA fuses, point by point, into one loop (`_elementwise`)."""
+
+
+def _elementwise(g, point) -> bool:
+    """Whether g, traced at one point, applies only `ELEMENTWISE` primitives: then XLA fuses its
+    calls at every node into one loop over a batch of Gaussians. One with its own sums or
+    matrix products (a network, a quadratic form) was 2x slower called once per node
+    (benchmarks/few_nodes.py), so it keeps one call on all nodes."""
+    try:
+        jaxpr = jax.make_jaxpr(g)(jax.ShapeDtypeStruct(point.shape, point.dtype))
+    except Exception:  # noqa: BLE001 - g's own errors surface in the call itself
+        return False
+    return _only_elementwise(jaxpr.jaxpr)
+
+
+def _only_elementwise(jaxpr) -> bool:
+    for equation in jaxpr.eqns:
+        if equation.primitive.name not in ELEMENTWISE:
+            return False
+        for param in equation.params.values():
+            inner = getattr(param, "jaxpr", param)
+            if hasattr(inner, "eqns") and not _only_elementwise(inner):
+                return False
+    return True
 
 
 def _many_gaussians(at) -> bool:

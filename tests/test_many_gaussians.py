@@ -1,6 +1,6 @@
-"""`jax.vmap` over many Gaussians with a rule of few nodes: f is called once per node
-(`_weighted_sum.unrolled_total`), and values and derivatives are those of a loop and of closed
-forms."""
+"""`jax.vmap` over many Gaussians with a rule of few nodes: an elementwise f is called once per
+node (`_weighted_sum.unrolled_total`), any other f once on all nodes, and values and
+derivatives are those of a loop and of closed forms either way."""
 
 import re
 
@@ -54,6 +54,17 @@ def test_under_vmap_f_is_called_once_per_node_and_otherwise_once(batch):
     assert sins(with_batch_size, *batch) == 1  # batch_size: the chunked sum, as before
     many_nodes = jax.vmap(lambda m, v: sin_expectation(m, v, rule=gj.GaussHermite(order=40)))
     assert sins(many_nodes, *batch) == 1
+
+
+def test_an_f_with_a_matrix_product_keeps_one_call_on_all_nodes():
+    def expectation(mean, cov, f):
+        return gj.expectation(f, mean, cov, rule=RULE_2D)
+
+    means, covs = jnp.zeros((3, 2)), jnp.broadcast_to(jnp.eye(2), (3, 2, 2))
+    elementwise = jax.vmap(lambda m, c: expectation(m, c, lambda x: jnp.sin(x[0] + 2 * x[1])))
+    product = jax.vmap(lambda m, c: expectation(m, c, lambda x: jnp.sin(DIRECTION @ x)))
+    assert count("sin", jax.make_jaxpr(elementwise)(means, covs)) == 25
+    assert count("sin", jax.make_jaxpr(product)(means, covs)) == 1
 
 
 def test_values_and_derivatives_match_closed_forms_and_a_loop(batch):

@@ -1,0 +1,114 @@
+"""Many Gaussians of few nodes under `jax.vmap`: f once per node, against f once on all nodes.
+
+    python benchmarks/few_nodes.py     # about three minutes on 2 cores
+
+Under `jax.vmap` and without `batch_size`, a rule of at most `UNROLLED_NODES` (32) nodes calls
+f once per node when f is elementwise (`gaussjax/_weighted_sum.py`), and once on all of a
+chunk's nodes otherwise. This script forces each way in turn, in one process, and reports the
+first call (trace, compile, run) of the value and of value and gradient, and each one's time
+against a hand-written vectorised grid (interleaved, `timing.py`). Cases: E[log sigmoid(y f)]
+over one-dimensional Gaussians with 20 nodes (10^4 for the first call, 10^6 for the speed),
+elementwise; and a two-layer tanh network of 64 units (matrix products and a sum) over 10^5
+two-dimensional Gaussians with 25 nodes.
+"""
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from timing import interleaved
+from workload import bernoulli_data, bernoulli_gaussjax, bernoulli_grid, gauss_hermite_grid
+
+import gaussjax as gj
+from gaussjax import _weighted_sum
+
+jax.config.update("jax_enable_x64", True)
+CHOOSES = _weighted_sum._elementwise  # gaussjax's own judgement, restored at the end
+
+rng = np.random.default_rng(1)
+W1 = jnp.asarray(rng.normal(size=(2, 64)))
+W2 = jnp.asarray(rng.normal(size=(64, 64)) / 8)
+
+
+def network(x):
+    return jnp.sum(jnp.tanh(jnp.tanh(x @ W1) @ W2))
+
+
+def network_gaussjax(means, covs):
+    rule = gj.GaussHermite(order=5)
+    one = jax.vmap(lambda m, c: gj.expectation(network, m, c, rule=rule))
+    return jnp.sum(one(means, covs))
+
+
+def network_grid(means, covs, nodes, weights):
+    L = jnp.linalg.cholesky(covs)
+    x = means[:, None, :] + jnp.einsum("bij,kj->bki", L, nodes)
+    return jnp.sum(jax.vmap(jax.vmap(network))(x) @ weights)
+
+
+def bernoulli(means, variances, labels):
+    return bernoulli_gaussjax(means, variances, labels, gj.GaussHermite(order=20))
+
+
+def cases():
+    """(name, gaussjax, hand-written grid, arguments for the first call, for the speed, grid)."""
+    one_d = tuple(jnp.asarray(t) for t in gauss_hermite_grid(20, 1))
+    two_d = tuple(jnp.asarray(t) for t in gauss_hermite_grid(5, 2))
+    B = 10**5
+    means = jnp.asarray(rng.normal(size=(B, 2)))
+    covs = jnp.broadcast_to(0.3 * jnp.eye(2), (B, 2, 2))
+    return [
+        (
+            "1-D, E[log sigmoid(y f)], 20 nodes",
+            bernoulli,
+            bernoulli_grid,
+            bernoulli_data(rng, 10**4),
+            bernoulli_data(rng, 10**6),
+            one_d,
+        ),
+        (
+            "2-D, tanh network, 25 nodes",
+            network_gaussjax,
+            network_grid,
+            (means[: 10**4], covs[: 10**4]),
+            (means, covs),
+            two_d,
+        ),
+    ]
+
+
+def first_call(function, args) -> float:
+    start = time.perf_counter()
+    jax.block_until_ready(jax.jit(function)(*args))
+    return time.perf_counter() - start
+
+
+def main():
+    print("| case | what | f | first call | gaussjax / hand-written grid |")
+    print("|---|---|---|---|---|")
+    for name, ours, peer, small, large, grid in cases():
+        for what, transform in (
+            ("Z", lambda g: g),
+            ("Z and gradient", lambda g: jax.value_and_grad(g, argnums=(0, 1))),
+        ):
+            for label, limit in (("once per node", 32), ("once on all nodes", 0)):
+                _weighted_sum.UNROLLED_NODES = limit
+                _weighted_sum._elementwise = lambda g, point: True  # forced, not judged
+                # a new function each time, so that nothing compiled before is reused
+                compiled = first_call(transform(lambda *a, o=ours: o(*a)), small)
+                calls = {
+                    "ours": jax.jit(transform(lambda *a, o=ours: o(*a))),
+                    "peer": jax.jit(transform(lambda *a, p=peer, g=grid: p(*a, *g))),
+                }
+                times = interleaved({k: (lambda c=c, x=large: c(*x)) for k, c in calls.items()}, 9)
+                print(
+                    f"| {name} | {what} | {label} | {compiled:.2f} s | "
+                    f"{times['ours'] / times['peer']:.2f} |",
+                    flush=True,
+                )
+    _weighted_sum.UNROLLED_NODES, _weighted_sum._elementwise = 32, CHOOSES
+
+
+if __name__ == "__main__":
+    main()
