@@ -25,7 +25,8 @@ and 10^5 Monte Carlo samples are one chunk, compiled and run without a loop; lar
 over chunks whose points stay small)."""
 UNROLLED_NODES = 32
 """Under `jax.vmap` (many Gaussians at once) and without `batch_size`, a rule of at most this many
-nodes calls g once per node (`unrolled_total`) rather than once on all of them."""
+nodes calls an elementwise g (`_elementwise`) once per node (`unrolled_total`) rather than once
+on all of them."""
 MAX_NODES_KEPT = 2**22
 """Without `batch_size`, a reverse-mode derivative keeps what each chunk needs (as a
 hand-written grid would) up to this many nodes; beyond it, and always with `batch_size`, each
