@@ -12,25 +12,20 @@ two kinds alternating. On this 2-core machine most processes take about 4.7 ms a
 """
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
-from pathlib import Path
 
-HERE = Path(__file__).parent
+from timing import in_fresh_process
 
 PROGRAM = """
 import json, sys, time
 sys.path.insert(0, HERE)
 import jax, jax.numpy as jnp
 import gaussjax as gj
-import speed
 from checks_cost import without_checks
+from workload import constants, jax_functions
 
-c = speed.constants(4)
-mean_fn, cov_fn, f = speed.jax_functions(c)
+c = constants(4)
+mean_fn, cov_fn, f = jax_functions(c)
 K, key = jnp.asarray(c["K0"]), jax.random.key(0)
 rule = gj.MonteCarlo(num_samples=10**5)
 
@@ -52,14 +47,7 @@ print(json.dumps(times[10]))
 
 
 def median_ms(checks_out: bool) -> float:
-    result = subprocess.run(
-        [sys.executable, "-c", f"HERE = {str(HERE)!r}\nCHECKS_OUT = {checks_out}\n" + PROGRAM],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        check=True,
-    )
-    return 1e3 * json.loads(result.stdout.strip().splitlines()[-1])
+    return 1e3 * in_fresh_process(PROGRAM, CHECKS_OUT=checks_out)
 
 
 def main():

@@ -29,9 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-# PyTorch's OpenMP threads spin after each call by default and took a core from the JAX call
-# timed next: gaussjax's Monte Carlo at n = 4 measured 10-11 ms beside PyTorch and 4.8-5.0 ms
-# with this set, while PyTorch's own times stayed within 11-15 ms either way.
+# PyTorch's OpenMP threads spin for a while after each call by default; told not to, they leave
+# both cores to the JAX call timed next (idle, they then use no processor time).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import jax
@@ -41,7 +40,7 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import readme_table  # noqa: E402
-from timing import interleaved, rounds_for  # noqa: E402
+from timing import in_fresh_process, interleaved, rounds_for  # noqa: E402
 from workload import (  # noqa: E402
     bernoulli_data,
     bernoulli_gaussjax,
@@ -207,21 +206,11 @@ def tfp_distributions():
         return None
 
 
-def _settle(torch, seconds: float = 2.0) -> None:
-    """Run PyTorch's thread pool for a while before any timing: in one full run (after the
-    grids), gaussjax's Monte Carlo measured beside PyTorch's first timed calls took 8.6 ms
-    against 5.4 ms beside every other peer."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        torch.randn(10**5, 6, dtype=torch.float64).exp().sum()
-
-
 def monte_carlo(num_samples: int = 10**5) -> list[dict]:
     try:
         import torch
 
         torch.set_num_threads(os.cpu_count() or 1)
-        _settle(torch)
     except ImportError:
         torch = None
         SKIPPED.append("PyTorch: not installed (pip install torch)")
@@ -398,23 +387,16 @@ print(json.dumps(out))
 
 
 def devices(count: int = 2) -> list[dict]:
-    env = dict(os.environ)
+    environment = {}
     if jax.default_backend() != "cpu" and jax.device_count() < count:
         print(f"(fewer than {count} {jax.default_backend()} devices: skipping the spread)")
         return []
     if jax.default_backend() == "cpu":
         flag = f"--xla_force_host_platform_device_count={count}"
-        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flag).strip()
-    result = subprocess.run(
-        [sys.executable, "-c", f"HERE = {str(HERE)!r}\n" + DEVICES_PROGRAM],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-2000:])
+        environment["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
+    spread = in_fresh_process(DEVICES_PROGRAM, environment)
     rows = []
-    for rule, n, t_spread, t_one, diff, num in json.loads(result.stdout.strip().splitlines()[-1]):
+    for rule, n, t_spread, t_one, diff, num in spread:
         rows.append(
             row(
                 f"Z, dZ/dK, {rule}, n={n}, over {num} devices",

@@ -24,13 +24,7 @@ The script measures, each in a fresh process (the allocator is configured when i
   code computes f inside the sum. The table counts the YNNPACK fusions in gaussjax's program.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-HERE = Path(__file__).parent
+from timing import in_fresh_process
 
 PROGRAM = """
 import json, sys, time
@@ -85,18 +79,6 @@ XLA_OWN_SUMS = {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=-reduce"}
 """XLA's CPU compiler: sums by its own code, fused with what they add up, not by YNNPACK."""
 
 
-def run(extra_environment: dict[str, str]) -> dict:
-    environment = {**os.environ, **extra_environment}
-    result = subprocess.run(
-        [sys.executable, "-c", f"HERE = {str(HERE)!r}\n" + PROGRAM],
-        capture_output=True,
-        text=True,
-        env=environment,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main():
     print("10^6 one-dimensional Gaussians (vmap), GaussHermite(order=20), E[log sigmoid(y f)]")
     print(
@@ -111,7 +93,7 @@ def main():
         ("both", {**KEEP_FREED_MEMORY, **XLA_OWN_SUMS}),
     )
     for name, environment in settings:
-        for what, r in run(environment).items():
+        for what, r in in_fresh_process(PROGRAM, environment).items():
             returned = r["returns after ms"]
             print(
                 f"| {name} | {what} | {r['ours']:.2f} | {r['no checks']:.2f} | "

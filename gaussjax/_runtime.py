@@ -20,8 +20,7 @@ each `cond` waits for its predicate on the host: five of them made a small Gauss
 (`benchmarks/checks_cost.py`); one costs one wait. On a CPU, JAX runs a program that holds a
 host callback in the calling thread, not on XLA's threads (`benchmarks/synchronous.py` measures
 what that costs, and docs/performance.md what the memory allocator has to do with it). Checks
-traced inside an inner
-transformation (a `cond` branch, a `scan` step) keep a `cond` each.
+traced inside an inner transformation (a `cond` branch, a `scan` step) keep a `cond` each.
 
 The checked value (for a public call, its result) must be used afterwards, or the check is
 compiled away. Where only a derivative of it is used (`jit(grad(...))` of a result, `hessian`

@@ -173,7 +173,7 @@ def weighted_sum(
         def summarise_unrolled(nodes, weights):
             return unrolled_total(at_point, nodes, weights, dtype)
 
-        return reduce_nodes(summarise_unrolled, add, rule, dim, dtype, key, None, progress)
+        return reduce_nodes(summarise_unrolled, add, rule, dim, dtype, key, batch_size, progress)
     return reduce_nodes(summarise, add, rule, dim, dtype, key, batch_size, progress, at, zeros)
 
 
