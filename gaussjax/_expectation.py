@@ -65,9 +65,12 @@ def expectation(
             `rule` use `gj.QuasiMonteCarlo` as its last resort).
         batch_size: evaluate the nodes this many at a time, in bounded memory (a rule may
             round it: `GaussHermite` down to whole sub-grids of order^k nodes, `MonteCarlo` up
-            to an even number). Without it, under `jax.vmap` (many Gaussians) a rule of at
-            most 32 nodes calls an elementwise f once per node, which XLA fuses into one loop
-            over the batch (docs/performance.md, "Many Gaussians at once").
+            to an even number). Under `jax.vmap` (many Gaussians), at most this many points
+            over the whole batch: it is summed a slice of Gaussians at a time. Without it,
+            under `jax.vmap`, a rule of at most 32 nodes calls an elementwise f once per node,
+            which XLA fuses into one loop over the batch, and a gradient whose points would
+            need more than 1 GiB is summed a slice at a time (docs/performance.md, "Many
+            Gaussians at once").
         adapt: "laplace" (or `gj.Laplace(...)`): run the rule on the Laplace fit of
             $f(x) N(x; \mu, \Sigma)$ (adaptive quadrature), for a scalar f, positive and smooth
             (see `gj.Laplace`). None (default): not with a given rule; a call without `rule`

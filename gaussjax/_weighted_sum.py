@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._batch import in_slices, innermost_is_vmap
 from ._devices import node_mesh, over_devices
 from ._progress import AbstractProgress, Meter
 from ._rules import AbstractRule
@@ -150,7 +151,28 @@ def weighted_sum(
     at: "tuple[Float[Array, ' n'], Float[Array, 'n r']] | None" = None,
 ) -> PyTree:
     r"""$\sum_i w_i\, g(\xi_i)$ over the nodes of `rule` in `dim` dimensions; with `at` =
-    (shift, factor), $\sum_i w_i\, g(\mathrm{shift} + \mathrm{factor}\,\xi_i)$."""
+    (shift, factor), $\sum_i w_i\, g(\mathrm{shift} + \mathrm{factor}\,\xi_i)$.
+
+    Under `jax.vmap` over many Gaussians (`at` batched), an elementwise g with at most
+    `UNROLLED_NODES` nodes is called once per node (`unrolled_total`), and a large batch is
+    summed a slice at a time (`_batch.in_slices`)."""
+    few_nodes = rule.num_nodes(dim) <= UNROLLED_NODES and batch_size is None
+    if at is None or not _many_gaussians(at):
+        return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node=False)
+    per_node = few_nodes and _elementwise(g, at[0])
+    if progress is not None or not innermost_is_vmap():
+        return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node)
+
+    def total(g, inputs):
+        rule, key, at = inputs
+        return _total(g, rule, dim, dtype, key, batch_size, None, at, per_node)
+
+    points = rule.num_nodes(dim) if batch_size is None else min(rule.num_nodes(dim), batch_size)
+    return in_slices(total, g, at[0], (rule, key, at), points, batch_size, not per_node)
+
+
+def _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node: bool) -> PyTree:
+    """The sum for one Gaussian; `per_node`: call g once per node (`unrolled_total`)."""
 
     def summarise(nodes, weights):
         values = jax.vmap(g)(nodes)
@@ -162,8 +184,7 @@ def weighted_sum(
     def zeros(shapes):
         return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    few_nodes = rule.num_nodes(dim) <= UNROLLED_NODES and batch_size is None
-    if at is not None and few_nodes and _many_gaussians(at) and _elementwise(g, at[0]):
+    if per_node:
         shift, factor = at
         columns = [factor[:, j] for j in range(factor.shape[1])]
 

@@ -1,0 +1,128 @@
+"""Many Gaussians at once: a sum under `jax.vmap` taken a slice of the batch at a time.
+
+`jax.vmap` of `gj.expectation` over B Gaussians evaluates f at B x (nodes per Gaussian) points,
+and a reverse-mode derivative keeps what f's derivative needs at each of them. Where that would
+be more than `MAX_BYTES_AT_ONCE` (about 1 GiB), or more than `batch_size` points when it is
+given, the sum runs over slices of the batch, one after another (`jax.lax.map`), each slice
+recomputed in the backward pass (`jax.checkpoint`): only one slice's points are held at a time.
+A smaller batch is vectorised whole, and so is the value (not differentiated in reverse mode) of
+an f that gaussjax calls once per node (`_weighted_sum.unrolled_total`), which stores nothing
+per point.
+
+Slices cost time on a CPU: XLA runs the body of a loop on one core, so on this project's 2-core
+machine a sliced gradient took about 2x as long as the whole batch's (docs/performance.md).
+Hence the high limit: 10^6 one-dimensional Gaussians of 20 nodes, and 10^5 four-dimensional
+ones of 81, are summed whole.
+
+Only `jax.vmap` knows the batch's size: the sum is a `custom_vmap` function, whose batching rule
+receives it. Its inputs are every array the sum reads, f's closure included (a likelihood's
+labels, batched like the means). `custom_vmap` cannot be differentiated itself, so it is used
+only where `jax.vmap` is the transformation being traced: its rule then runs under any `grad`
+or `jit` around the `vmap`, and what the rule does is differentiated as usual.
+"""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
+
+try:
+    from jax._src.core import no_axis_name as _NO_AXIS_NAME
+    from jax._src.core import trace_ctx as _trace_context
+    from jax._src.interpreters.batching import BatchTrace as _BatchTrace
+except ImportError:  # pragma: no cover - another JAX: the batch is vectorised whole
+    _trace_context = _BatchTrace = _NO_AXIS_NAME = None
+
+MAX_BYTES_AT_ONCE = 2**30
+"""Without `batch_size`, a `jax.vmap` over many Gaussians is summed whole while its points
+would need at most this many bytes (`bytes_per_point`); beyond it, a slice at a time."""
+
+
+def bytes_per_point(dim: int, dtype, stores_points: bool = True) -> int:
+    """What a sum keeps per point in reverse mode, about: 2 dim + 2 numbers (the point, what f's
+    derivative needs there, f's value and its weight), or dim + 1 for an f called once per node
+    (the point is made column by column). Measured in float64 (benchmarks/batch_slices.py):
+    15 bytes in one dimension (an elementwise f, 20 nodes), 79 in four (f with a dot product,
+    81 nodes)."""
+    numbers = 2 * dim + 2 if stores_points else dim + 1
+    return jnp.dtype(dtype).itemsize * numbers
+
+
+def innermost_is_vmap() -> bool:
+    """Whether the transformation being traced is a `jax.vmap` (without an axis name, which f
+    might use for collectives across the batch)."""
+    if _BatchTrace is None:
+        return False
+    trace = _trace_context.trace
+    return isinstance(trace, _BatchTrace) and trace.axis_data.name is _NO_AXIS_NAME
+
+
+def in_slices(
+    total: Callable,
+    g: Callable,
+    point,
+    inputs,
+    points_each: int,
+    batch_size: int | None,
+    stores_points: bool,
+):
+    """`total(g, inputs)`, the sum for one Gaussian, under the innermost `jax.vmap`: over the
+    whole batch, or a slice at a time where the sum stores its points (`stores_points`) or is
+    differentiated in reverse mode, and batch x `points_each` points are more than `batch_size`
+    or would need more than `MAX_BYTES_AT_ONCE`. `point` (one point, an array) is where g is
+    traced to find the arrays it closes over."""
+    g_open, closure = _closure_converted(g, point)
+    dynamic, static = eqx.partition((inputs, closure), eqx.is_array)
+
+    def one(dynamic):
+        inputs, closure = eqx.combine(dynamic, static)
+        return total(lambda x: g_open(x, closure), inputs)
+
+    @custom_vmap
+    def summed(dynamic):
+        return one(dynamic)
+
+    @summed.def_vmap
+    def summed_in_slices(axis_size, in_batched, dynamic):
+        (in_batched,) = in_batched  # one flag per leaf of `dynamic`, its only argument
+        if batch_size is None:
+            point_bytes = bytes_per_point(point.shape[0], point.dtype, stores_points)
+            at_once = MAX_BYTES_AT_ONCE // point_bytes
+        else:
+            at_once = batch_size
+        per_slice = max(1, at_once // points_each)
+        if per_slice >= axis_size or not (stores_points or _reverse_mode()):
+            in_axes = jax.tree.map(lambda batched: 0 if batched else None, in_batched)
+            out = jax.vmap(one, in_axes=(in_axes,))(dynamic)
+        else:
+            batched, shared = eqx.partition(dynamic, in_batched)
+            member = jax.checkpoint(lambda batched: one(eqx.combine(batched, shared)))
+            out = jax.lax.map(member, batched, batch_size=per_slice)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return summed(dynamic)
+
+
+def _reverse_mode() -> bool:
+    """Whether the values now traced are being linearised (`jax.grad`, `jax.vjp`,
+    `jax.linearize`), whose derivative keeps what each point needs."""
+    return type(_trace_context.trace).__name__ == "LinearizeTrace"
+
+
+def _closure_converted(g: Callable, point) -> tuple[Callable, list]:
+    """(g_open, closure): g_open(x, closure) is g(x), with every traced value g closes over
+    (such as a batched label) passed in `closure` instead."""
+    closed = jax.make_jaxpr(g)(point)
+    out_tree = jax.tree.structure(jax.eval_shape(g, point))
+    traced = [isinstance(c, jax.core.Tracer) for c in closed.consts]
+    closure = [c for c, is_traced in zip(closed.consts, traced, strict=True) if is_traced]
+
+    def g_open(x, closure):
+        given = iter(closure)
+        consts = [next(given) if t else c for c, t in zip(closed.consts, traced, strict=True)]
+        leaves = jax.core.eval_jaxpr(closed.jaxpr, consts, *jax.tree.leaves(x))
+        return jax.tree.unflatten(out_tree, leaves)
+
+    return g_open, closure
