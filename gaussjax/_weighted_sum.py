@@ -24,14 +24,18 @@ DEFAULT_BATCH_SIZE = 2**18
 """Without `batch_size`, nodes are evaluated this many at a time (262,144: every default rule
 and 10^5 Monte Carlo samples are one chunk, compiled and run without a loop; larger rules loop
 over chunks whose points stay small)."""
+MAX_NODES_KEPT = DEFAULT_BATCH_SIZE
+"""Without `batch_size`, a reverse-mode derivative keeps what the chunk needs (as a hand-written
+grid would) when all nodes are one chunk; beyond it, and always with `batch_size`, each chunk
+is recomputed in the backward pass instead (`jax.checkpoint`), so memory stays bounded. Up to
+2^22 nodes used to be kept; at 10^6 and 2.1 x 10^6 nodes recomputing took the same time for a
+cheap f and half the time for a tanh network (writing and reading every chunk's values cost
+more than evaluating f again), in a quarter of the memory or less
+(`python benchmarks/kept_or_recomputed.py`)."""
 UNROLLED_NODES = 32
 """Under `jax.vmap` (many Gaussians at once) and without `batch_size`, a rule of at most this many
 nodes calls an elementwise g (`_elementwise`) once per node (`unrolled_total`) rather than once
 on all of them."""
-MAX_NODES_KEPT = 2**22
-"""Without `batch_size`, a reverse-mode derivative keeps what each chunk needs (as a
-hand-written grid would) up to this many nodes; beyond it, and always with `batch_size`, each
-chunk is recomputed in the backward pass instead (`jax.checkpoint`), so memory stays bounded."""
 
 
 def reduce_nodes(

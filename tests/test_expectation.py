@@ -251,6 +251,26 @@ def test_a_hundred_million_node_rule_runs_in_bounded_memory():
     assert np.allclose(grad, 0.0, atol=1e-4)
 
 
+def test_past_one_chunk_a_gradient_recomputes_each_chunk_and_keeps_its_value(monkeypatch):
+    from gaussjax import _weighted_sum
+
+    rule = gj.GaussHermite(order=6)  # 279,936 nodes in 7 dimensions: two chunks
+    assert rule.num_nodes(7) > _weighted_sum.DEFAULT_BATCH_SIZE
+    f = lambda x: jnp.tanh(x @ jnp.linspace(0.2, 1.4, 7)) ** 2  # noqa: E731
+
+    def compiled():
+        z = lambda m: gj.expectation(f, m, 0.3 * jnp.eye(7), rule=rule)  # noqa: E731
+        return jax.jit(jax.value_and_grad(z)).lower(jnp.full(7, 0.1)).compile()
+
+    recomputed = compiled()
+    monkeypatch.setattr(_weighted_sum, "MAX_NODES_KEPT", 2**22)  # as gaussjax used to
+    kept = compiled()
+    memory = [c.memory_analysis().temp_size_in_bytes for c in (recomputed, kept)]
+    assert memory[0] < memory[1] / 2
+    for a, b in zip(recomputed(jnp.full(7, 0.1)), kept(jnp.full(7, 0.1)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
 def test_small_and_large_covariances_are_factored_alike(n):
     from gaussjax._covariance import mean_and_factor
