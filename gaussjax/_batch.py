@@ -107,8 +107,12 @@ def in_slices(
 
 def _reverse_mode() -> bool:
     """Whether the values now traced are being linearised (`jax.grad`, `jax.vjp`,
-    `jax.linearize`), whose derivative keeps what each point needs."""
-    return type(_trace_context.trace).__name__ == "LinearizeTrace"
+    `jax.linearize`), whose derivative keeps what each point needs; outer `jax.vmap`s between
+    (a batch of batches) are looked through."""
+    trace = _trace_context.trace
+    while isinstance(trace, _BatchTrace):
+        trace = getattr(trace, "parent_trace", None)
+    return type(trace).__name__ == "LinearizeTrace"
 
 
 def _closure_converted(g: Callable, point) -> tuple[Callable, list]:

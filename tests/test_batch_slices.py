@@ -145,3 +145,17 @@ def test_a_named_vmap_axis_and_a_vmap_inside_grad_are_summed_whole(data, monkeyp
         jax.grad(log_likelihood)(means, variances, labels),
         rtol=1e-13,
     )
+
+
+def test_a_vmap_of_vmaps_slices_its_inner_batch(data, monkeypatch):
+    rows = [a.reshape(10, SIZE // 10) for a in data]  # 10 rows of 100 Gaussians
+
+    def total(means, variances, labels):
+        return jnp.sum(jax.vmap(log_likelihood)(means, variances, labels))
+
+    gradient = jax.value_and_grad(total, argnums=(0, 1))
+    whole = gradient(*rows)
+    slice_at(monkeypatch, LIMIT)  # 96 Gaussians of a row at a time
+    assert sliced(jax.grad(total), *rows)
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(gradient(*rows)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
