@@ -118,8 +118,8 @@ def _reverse_mode() -> bool:
 def _closure_converted(g: Callable, point) -> tuple[Callable, list]:
     """(g_open, closure): g_open(x, closure) is g(x), with every traced value g closes over
     (such as a batched label) passed in `closure` instead."""
-    closed = jax.make_jaxpr(g)(point)
-    out_tree = jax.tree.structure(jax.eval_shape(g, point))
+    closed, shapes = jax.make_jaxpr(g, return_shape=True)(point)
+    out_tree = jax.tree.structure(shapes)
     traced = [isinstance(c, jax.core.Tracer) for c in closed.consts]
     closure = [c for c, is_traced in zip(closed.consts, traced, strict=True) if is_traced]
 
