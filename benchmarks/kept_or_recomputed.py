@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from timing import interleaved
-from workload import constants, gauss_hermite_grid, hand_written, jax_functions
+from workload import grid_problem, hand_written
 
 import gaussjax as gj
 from gaussjax import _weighted_sum
@@ -37,16 +37,13 @@ def main():
     print("| nodes | f | gaussjax | dZ/dK time / grid | gaussjax's memory | grid's memory |")
     print("|---|---|---|---|---|---|")
     for n, order in ((6, 10), (7, 8)):
-        saturating = jax_functions(constants(n))[2]
+        saturating = grid_problem(n, order)[3]
         for name, f in (("saturating cost", saturating), ("tanh network", network(n))):
             compare(n, order, name, f)
 
 
 def compare(n: int, order: int, name: str, f):
-    c = constants(n)
-    mean_fn, cov_fn, _ = jax_functions(c)
-    K = jnp.asarray(c["K0"])
-    nodes, weights = gauss_hermite_grid(order, n)
+    K, mean_fn, cov_fn, _, nodes, weights = grid_problem(n, order)
     rule = gj.GaussHermite(order=order)
 
     def ours(K):

@@ -47,6 +47,7 @@ from workload import (  # noqa: E402
     bernoulli_grid,
     constants,
     gauss_hermite_grid,
+    grid_problem,
     hand_written,
     hand_written_batched,
     jax_functions,
@@ -113,10 +114,7 @@ def grids(max_nodes: float) -> list[dict]:
 
 
 def grid_case(n: int, order: int, batch_size: int | None) -> list[dict]:
-    c = constants(n)
-    mean_fn, cov_fn, f = jax_functions(c)
-    K = jnp.asarray(c["K0"])
-    nodes, weights = gauss_hermite_grid(order, n)
+    K, mean_fn, cov_fn, f, nodes, weights = grid_problem(n, order)
     rule = gj.GaussHermite(order=order)
 
     def ours(K):

@@ -72,6 +72,15 @@ def gauss_hermite_grid(order: int, n: int) -> tuple[jax.Array, jax.Array]:
     return jax.device_put(nodes), jax.device_put(weights)
 
 
+def grid_problem(n: int, order: int):
+    """(K, mean_fn, cov_fn, f, nodes, weights): the workload in n dimensions at its K, and the
+    tensor Gauss-Hermite grid of `order` points per axis that a hand-written peer is passed."""
+    c = constants(n)
+    mean_fn, cov_fn, f = jax_functions(c)
+    nodes, weights = gauss_hermite_grid(order, n)
+    return jnp.asarray(c["K0"]), mean_fn, cov_fn, f, nodes, weights
+
+
 def hand_written(f, nodes, weights, mean, cov):
     """The hand-written grid: E[f] = sum_i w_i f(mean + L xi_i), the grid an argument."""
     L = jnp.linalg.cholesky(cov)
