@@ -1,12 +1,14 @@
 """Many Gaussians of few nodes under `jax.vmap`: f once per node, against f once on all nodes.
 
-    python benchmarks/few_nodes.py     # about three minutes on 2 cores
+    python benchmarks/few_nodes.py     # about four minutes on 2 cores
 
 Under `jax.vmap` and without `batch_size`, a rule of at most `UNROLLED_NODES` (32) nodes calls
-f once per node when f is elementwise (`gaussjax/_weighted_sum.py`), and once on all of a
-chunk's nodes otherwise. This script forces each way in turn, in one process, and reports the
-first call (trace, compile, run) of the value and of value and gradient, and each one's time
-against a hand-written vectorised grid (interleaved, `timing.py`). Cases: E[log sigmoid(y f)]
+f once per node when f is elementwise (`gaussjax/_weighted_sum.py`), in reverse mode also when
+nodes x f's primitives are at most `UNROLLED_EQUATIONS`, and once on all of a chunk's nodes
+otherwise. This script measures gaussjax's own choice, then forces each way in turn, in one
+process, and reports the first call (trace, compile, run) of the value and of value and
+gradient, and each one's time against a hand-written vectorised grid (interleaved,
+`timing.py`). Cases: E[log sigmoid(y f)]
 over one-dimensional Gaussians with 20 nodes (10^4 for the first call, 10^6 for the speed),
 elementwise; and a two-layer tanh network of 64 units (matrix products and a sum) over 10^5
 two-dimensional Gaussians with 25 nodes.
@@ -92,9 +94,12 @@ def main():
             ("Z", lambda g: g),
             ("Z and gradient", lambda g: jax.value_and_grad(g, argnums=(0, 1))),
         ):
-            for label, limit in (("once per node", 32), ("once on all nodes", 0)):
-                _weighted_sum.UNROLLED_NODES = limit
-                _weighted_sum._elementwise = lambda g, point: True  # forced, not judged
+            for label, limit, judge in (
+                ("as gaussjax chooses", 32, CHOOSES),
+                ("once per node", 32, lambda g, point: True),  # forced, not judged
+                ("once on all nodes", 0, CHOOSES),
+            ):
+                _weighted_sum.UNROLLED_NODES, _weighted_sum._elementwise = limit, judge
                 # a new function each time, so that nothing compiled before is reused
                 compiled = first_call(transform(lambda *a, o=ours: o(*a)), small)
                 calls = {

@@ -66,39 +66,42 @@ def in_slices(
     inputs,
     points_each: int,
     batch_size: int | None,
-    stores_points: bool,
+    per_node: tuple[bool, bool],
 ):
-    """`total(g, inputs)`, the sum for one Gaussian, under the innermost `jax.vmap`: over the
-    whole batch, or a slice at a time where the sum stores its points (`stores_points`) or is
-    differentiated in reverse mode, and batch x `points_each` points are more than `batch_size`
-    or would need more than `MAX_BYTES_AT_ONCE`. `point` (one point, an array) is where g is
-    traced to find the arrays it closes over."""
+    """`total(g, inputs, by_node)`, the sum for one Gaussian, under the innermost `jax.vmap`:
+    over the whole batch, or a slice at a time where the sum stores its points (g is not called
+    once per node) or is differentiated in reverse mode, and batch x `points_each` points are
+    more than `batch_size` or would need more than `MAX_BYTES_AT_ONCE`. `per_node` says whether
+    g is called once per node (`by_node`) for the value and in reverse mode. `point` (one
+    point, an array) is where g is traced to find the arrays it closes over."""
     g_open, closure = _closure_converted(g, point)
     dynamic, static = eqx.partition((inputs, closure), eqx.is_array)
 
-    def one(dynamic):
+    def one(dynamic, by_node):
         inputs, closure = eqx.combine(dynamic, static)
-        return total(lambda x: g_open(x, closure), inputs)
+        return total(lambda x: g_open(x, closure), inputs, by_node)
 
     @custom_vmap
     def summed(dynamic):
-        return one(dynamic)
+        return one(dynamic, per_node[0])
 
     @summed.def_vmap
     def summed_in_slices(axis_size, in_batched, dynamic):
         (in_batched,) = in_batched  # one flag per leaf of `dynamic`, its only argument
+        reverse = _reverse_mode()
+        by_node = per_node[reverse]
         if batch_size is None:
-            point_bytes = bytes_per_point(point.shape[0], point.dtype, stores_points)
+            point_bytes = bytes_per_point(point.shape[0], point.dtype, not by_node)
             at_once = MAX_BYTES_AT_ONCE // point_bytes
         else:
             at_once = batch_size
         per_slice = max(1, at_once // points_each)
-        if per_slice >= axis_size or not (stores_points or _reverse_mode()):
+        if per_slice >= axis_size or by_node and not reverse:
             in_axes = jax.tree.map(lambda batched: 0 if batched else None, in_batched)
-            out = jax.vmap(one, in_axes=(in_axes,))(dynamic)
+            out = jax.vmap(lambda d: one(d, by_node), in_axes=(in_axes,))(dynamic)
         else:
             batched, shared = eqx.partition(dynamic, in_batched)
-            member = jax.checkpoint(lambda batched: one(eqx.combine(batched, shared)))
+            member = jax.checkpoint(lambda batched: one(eqx.combine(batched, shared), by_node))
             out = jax.lax.map(member, batched, batch_size=per_slice)
         return out, jax.tree.map(lambda _: True, out)
 

@@ -160,19 +160,22 @@ def weighted_sum(
     Under `jax.vmap` over many Gaussians (`at` batched), an elementwise g with at most
     `UNROLLED_NODES` nodes is called once per node (`unrolled_total`), and a large batch is
     summed a slice at a time (`_batch.in_slices`)."""
-    few_nodes = rule.num_nodes(dim) <= UNROLLED_NODES and batch_size is None
+    num_nodes = rule.num_nodes(dim)
+    few_nodes = num_nodes <= UNROLLED_NODES and batch_size is None
     if at is None or not _many_gaussians(at):
         return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node=False)
-    per_node = few_nodes and _elementwise(g, at[0])
+    elementwise = few_nodes and _elementwise(g, at[0])
     if progress is not None or not innermost_is_vmap():
-        return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node)
+        return _total(g, rule, dim, dtype, key, batch_size, progress, at, elementwise)
+    small = few_nodes and num_nodes * _equations(g, at[0]) <= UNROLLED_EQUATIONS
 
-    def total(g, inputs):
+    def total(g, inputs, per_node):
         rule, key, at = inputs
         return _total(g, rule, dim, dtype, key, batch_size, None, at, per_node)
 
-    points = rule.num_nodes(dim) if batch_size is None else min(rule.num_nodes(dim), batch_size)
-    return in_slices(total, g, at[0], (rule, key, at), points, batch_size, not per_node)
+    points = num_nodes if batch_size is None else min(num_nodes, batch_size)
+    per_node = (elementwise, elementwise or small)  # (for the value, in reverse mode)
+    return in_slices(total, g, at[0], (rule, key, at), points, batch_size, per_node)
 
 
 def _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node: bool) -> PyTree:
@@ -215,6 +218,12 @@ def unrolled_total(g, nodes: Float[Array, "b r"], weights: Float[Array, " b"], d
     return total
 
 
+UNROLLED_EQUATIONS = 1024
+"""In reverse mode under `jax.vmap`, a g that is not elementwise is also called once per node
+when (nodes) x (its primitives) is at most this: its gradient took 0.77-0.85x a hand-written
+vectorised grid that way and 1.13-1.21x on all nodes at once (a tanh network, 25 nodes,
+benchmarks/few_nodes.py), while its value is 2x slower per node; the limit keeps the compile
+time (about 2x) bounded."""
 ELEMENTWISE = frozenset(
     """abs acos acosh add and asin asinh atan atan2 atanh cbrt ceil clamp convert_element_type
     copy copy_p cos cosh digamma div eq erf erf_inv erfc exp exp2 expm1 floor ge gt imag
@@ -236,6 +245,26 @@ def _elementwise(g, point) -> bool:
     except Exception:  # noqa: BLE001 - g's own errors surface in the call itself
         return False
     return _only_elementwise(jaxpr.jaxpr)
+
+
+def _equations(g, point) -> int:
+    """How many primitives g applies at one point, those of inner jaxprs included."""
+    try:
+        jaxpr = jax.make_jaxpr(g)(jax.ShapeDtypeStruct(point.shape, point.dtype))
+    except Exception:  # noqa: BLE001 - g's own errors surface in the call itself
+        return UNROLLED_EQUATIONS + 1
+    return _count(jaxpr.jaxpr)
+
+
+def _count(jaxpr) -> int:
+    total = 0
+    for equation in jaxpr.eqns:
+        total += 1
+        for param in equation.params.values():
+            inner = getattr(param, "jaxpr", param)
+            if hasattr(inner, "eqns"):
+                total += _count(inner)
+    return total
 
 
 def _only_elementwise(jaxpr) -> bool:

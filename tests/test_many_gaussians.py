@@ -68,6 +68,33 @@ def test_an_f_with_a_matrix_product_keeps_one_call_on_all_nodes():
     assert count("sin", jax.make_jaxpr(product)(means, covs)) == 1
 
 
+def test_in_reverse_mode_a_small_f_with_a_matrix_product_is_called_once_per_node(monkeypatch):
+    from gaussjax import _weighted_sum
+
+    def total(means, covs):
+        one = lambda m, c: gj.expectation(lambda x: jnp.sin(DIRECTION @ x), m, c, rule=RULE_2D)  # noqa: E731
+        return jnp.sum(jax.vmap(one)(means, covs))
+
+    means = jnp.asarray(np.random.default_rng(0).normal(size=(5, 2)))
+    covs = jnp.broadcast_to(0.05 * jnp.eye(2), (5, 2, 2))
+
+    def gradient():  # a new function each time: traced anew, not taken from JAX's cache
+        return jax.value_and_grad(lambda *args: total(*args), argnums=(0, 1))
+
+    assert count("sin", jax.make_jaxpr(total)(means, covs)) == 1  # the value: on all nodes
+    assert count("sin", jax.make_jaxpr(gradient())(means, covs)) == 25
+    per_node = jax.jit(gradient())(means, covs)
+    monkeypatch.setattr(_weighted_sum, "UNROLLED_EQUATIONS", 0)  # every f too large
+    assert count("sin", jax.make_jaxpr(gradient())(means, covs)) == 1
+    on_all_nodes = jax.jit(gradient())(means, covs)
+    for a, b in zip(jax.tree.leaves(per_node), jax.tree.leaves(on_all_nodes), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    # and the closed form: E[sin(s)], s ~ N(d.m, d.C.d), is sin(d.m) exp(-d.C.d / 2)
+    scale = DIRECTION @ (0.05 * jnp.eye(2)) @ DIRECTION
+    exact = jnp.sum(jnp.sin(means @ DIRECTION)) * jnp.exp(-scale / 2)
+    np.testing.assert_allclose(per_node[0], exact, rtol=1e-7)
+
+
 def test_values_and_derivatives_match_closed_forms_and_a_loop(batch):
     means, variances = batch
 
