@@ -67,10 +67,11 @@ def expectation(
             round it: `GaussHermite` down to whole sub-grids of order^k nodes, `MonteCarlo` up
             to an even number). Under `jax.vmap` (many Gaussians), at most this many points
             over the whole batch: it is summed a slice of Gaussians at a time. Without it,
-            under `jax.vmap`, a rule of at most 32 nodes calls an elementwise f (in reverse
-            mode also a small one) once per node, which XLA fuses into one loop over the
-            batch, and a gradient whose points would need more than 1 GiB is summed a slice
-            at a time (docs/performance.md, "Many Gaussians at once").
+            under `jax.vmap`, a rule of at most 32 nodes calls an elementwise f (small sums and
+            products allowed; in reverse mode any short f) once per node, which XLA fuses
+            into one loop over the batch, and a gradient whose points would need more than
+            1 GiB is summed a slice at a time (docs/performance.md, "Many Gaussians at
+            once").
         adapt: "laplace" (or `gj.Laplace(...)`): run the rule on the Laplace fit of
             $f(x) N(x; \mu, \Sigma)$ (adaptive quadrature), for a scalar f, positive and smooth
             (see `gj.Laplace`). None (default): not with a given rule; a call without `rule`

@@ -220,7 +220,7 @@ def unrolled_total(g, nodes: Float[Array, "b r"], weights: Float[Array, " b"], d
 
 UNROLLED_EQUATIONS = 1024
 """In reverse mode under `jax.vmap`, a g that is not elementwise is also called once per node
-when (nodes) x (its primitives) is at most this: its gradient took 0.77-0.85x a hand-written
+when (nodes) x (its primitives) is at most this: its gradient took 0.77-0.97x a hand-written
 vectorised grid that way and 1.13-1.21x on all nodes at once (a tanh network, 25 nodes,
 benchmarks/few_nodes.py), while its value is 2x slower per node; the limit keeps the compile
 time (about 2x) bounded."""
@@ -233,12 +233,18 @@ ELEMENTWISE = frozenset(
     pjit jit closed_call custom_jvp_call custom_vjp_call custom_vjp_call_jaxpr""".split()
 )
 """The primitives of an f that XLA fuses, point by point, into one loop (`_elementwise`)."""
+SMALL_PRODUCTS = frozenset("dot_general reduce_sum reduce_max reduce_min".split())
+SMALL_OPERANDS = 64
+"""Matrix products and sums over at most this many numbers per operand (a quadratic form of the
+point, a sum of its coordinates) count as elementwise: under `vmap` XLA fuses them as well.
+Called once per node, a saturating cost d^T P d in 3 dimensions took 0.68x a hand-written grid
+against 1.35-1.40x on all nodes; a network of 64 units (128 and 4,096 numbers) took 2x."""
 
 
 def _elementwise(g, point) -> bool:
-    """Whether g, traced at one point, applies only `ELEMENTWISE` primitives: then XLA fuses its
-    calls at every node into one loop over a batch of Gaussians. One with its own sums or
-    matrix products (a network, a quadratic form) was 2x slower called once per node
+    """Whether g, traced at one point, applies only `ELEMENTWISE` primitives and small products
+    (`SMALL_PRODUCTS`): then XLA fuses its calls at every node into one loop over a batch of
+    Gaussians. One with larger matrix products (a network) was 2x slower called once per node
     (benchmarks/few_nodes.py), so it keeps one call on all nodes."""
     try:
         jaxpr = jax.make_jaxpr(g)(jax.ShapeDtypeStruct(point.shape, point.dtype))
@@ -269,7 +275,11 @@ def _count(jaxpr) -> int:
 
 def _only_elementwise(jaxpr) -> bool:
     for equation in jaxpr.eqns:
-        if equation.primitive.name not in ELEMENTWISE:
+        name = equation.primitive.name
+        small = name in SMALL_PRODUCTS and all(
+            np.prod(getattr(v.aval, "shape", ())) <= SMALL_OPERANDS for v in equation.invars
+        )
+        if name not in ELEMENTWISE and not small:
             return False
         for param in equation.params.values():
             inner = getattr(param, "jaxpr", param)

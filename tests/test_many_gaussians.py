@@ -14,6 +14,7 @@ import gaussjax as gj
 RULE_1D = gj.GaussHermite(order=20)
 RULE_2D = gj.GaussHermite(order=5)  # 25 nodes, exact for polynomials of degree 9 or less
 DIRECTION = jnp.array([1.0, 2.0])
+WIDE = jnp.linspace(-1.0, 1.5, 128).reshape(2, 64)
 
 
 def sin_expectation(mean, variance, **options):
@@ -57,26 +58,40 @@ def test_under_vmap_f_is_called_once_per_node_and_otherwise_once(batch):
     assert sins(many_nodes, *batch) == 1
 
 
-def test_an_f_with_a_matrix_product_keeps_one_call_on_all_nodes():
+def wide(x):
+    """A product with 128 numbers (more than `SMALL_OPERANDS`): a network's first layer."""
+    return jnp.sin(jnp.sum(jnp.tanh(x @ WIDE)))
+
+
+def test_a_small_product_is_called_once_per_node_and_a_wide_one_on_all_nodes():
     def expectation(mean, cov, f):
         return gj.expectation(f, mean, cov, rule=RULE_2D)
 
-    means, covs = jnp.zeros((3, 2)), jnp.broadcast_to(jnp.eye(2), (3, 2, 2))
+    means = jnp.asarray(np.random.default_rng(0).normal(size=(5, 2)))
+    covs = jnp.broadcast_to(0.05 * jnp.eye(2), (5, 2, 2))
     elementwise = jax.vmap(lambda m, c: expectation(m, c, lambda x: jnp.sin(x[0] + 2 * x[1])))
     product = jax.vmap(lambda m, c: expectation(m, c, lambda x: jnp.sin(DIRECTION @ x)))
     assert count("sin", jax.make_jaxpr(elementwise)(means, covs)) == 25
-    assert count("sin", jax.make_jaxpr(product)(means, covs)) == 1
+    assert count("sin", jax.make_jaxpr(product)(means, covs)) == 25
+    assert (
+        count("sin", jax.make_jaxpr(jax.vmap(lambda m, c: expectation(m, c, wide)))(means, covs))
+        == 1
+    )
+    # E[sin(s)], s ~ N(d.m, d.C.d), is sin(d.m) exp(-d.C.d / 2)
+    scale = DIRECTION @ covs[0] @ DIRECTION
+    exact = jnp.sin(means @ DIRECTION) * jnp.exp(-scale / 2)
+    np.testing.assert_allclose(product(means, covs), exact, rtol=1e-7)  # the rule: 1e-8 off
 
 
-def test_in_reverse_mode_a_small_f_with_a_matrix_product_is_called_once_per_node(monkeypatch):
+def test_in_reverse_mode_a_wide_but_short_f_is_called_once_per_node(monkeypatch):
     from gaussjax import _weighted_sum
 
     def total(means, covs):
-        one = lambda m, c: gj.expectation(lambda x: jnp.sin(DIRECTION @ x), m, c, rule=RULE_2D)  # noqa: E731
+        one = lambda m, c: gj.expectation(wide, m, c, rule=RULE_2D)  # noqa: E731
         return jnp.sum(jax.vmap(one)(means, covs))
 
     means = jnp.asarray(np.random.default_rng(0).normal(size=(5, 2)))
-    covs = jnp.broadcast_to(0.05 * jnp.eye(2), (5, 2, 2))
+    covs = jnp.broadcast_to(0.3 * jnp.eye(2), (5, 2, 2))
 
     def gradient():  # a new function each time: traced anew, not taken from JAX's cache
         return jax.value_and_grad(lambda *args: total(*args), argnums=(0, 1))
@@ -84,15 +99,11 @@ def test_in_reverse_mode_a_small_f_with_a_matrix_product_is_called_once_per_node
     assert count("sin", jax.make_jaxpr(total)(means, covs)) == 1  # the value: on all nodes
     assert count("sin", jax.make_jaxpr(gradient())(means, covs)) == 25
     per_node = jax.jit(gradient())(means, covs)
-    monkeypatch.setattr(_weighted_sum, "UNROLLED_EQUATIONS", 0)  # every f too large
+    monkeypatch.setattr(_weighted_sum, "UNROLLED_EQUATIONS", 0)  # every f too long
     assert count("sin", jax.make_jaxpr(gradient())(means, covs)) == 1
     on_all_nodes = jax.jit(gradient())(means, covs)
     for a, b in zip(jax.tree.leaves(per_node), jax.tree.leaves(on_all_nodes), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
-    # and the closed form: E[sin(s)], s ~ N(d.m, d.C.d), is sin(d.m) exp(-d.C.d / 2)
-    scale = DIRECTION @ (0.05 * jnp.eye(2)) @ DIRECTION
-    exact = jnp.sum(jnp.sin(means @ DIRECTION)) * jnp.exp(-scale / 2)
-    np.testing.assert_allclose(per_node[0], exact, rtol=1e-7)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)  # the terms in another order
 
 
 def test_values_and_derivatives_match_closed_forms_and_a_loop(batch):
