@@ -157,9 +157,10 @@ def weighted_sum(
     r"""$\sum_i w_i\, g(\xi_i)$ over the nodes of `rule` in `dim` dimensions; with `at` =
     (shift, factor), $\sum_i w_i\, g(\mathrm{shift} + \mathrm{factor}\,\xi_i)$.
 
-    Under `jax.vmap` over many Gaussians (`at` batched), an elementwise g with at most
-    `UNROLLED_NODES` nodes is called once per node (`unrolled_total`), and a large batch is
-    summed a slice at a time (`_batch.in_slices`)."""
+    Under `jax.vmap` over many Gaussians (`at` batched), with at most `UNROLLED_NODES` nodes, an
+    elementwise g (`_elementwise`; in reverse mode any g of at most `UNROLLED_EQUATIONS`
+    node-primitives) is called once per node (`unrolled_total`), and a large batch is summed a
+    slice at a time (`_batch.in_slices`)."""
     num_nodes = rule.num_nodes(dim)
     few_nodes = num_nodes <= UNROLLED_NODES and batch_size is None
     if at is None or not _many_gaussians(at):
