@@ -3,7 +3,7 @@
     python benchmarks/few_nodes.py     # about five minutes on 2 cores
 
 Under `jax.vmap` and without `batch_size`, a rule of at most `UNROLLED_NODES` (32) nodes calls
-f once per node when f is elementwise (`gaussjax/_weighted_sum.py`), in reverse mode also when
+f once per node when f is elementwise (`gaussjax/_per_node.py`), in reverse mode also when
 nodes x f's primitives are at most `UNROLLED_EQUATIONS`, and once on all of a chunk's nodes
 otherwise. This script measures gaussjax's own choice, then forces each way in turn, in one
 process, and reports the first call (trace, compile, run) of the value and of value and
@@ -24,10 +24,10 @@ from timing import interleaved
 from workload import bernoulli_data, bernoulli_gaussjax, bernoulli_grid, gauss_hermite_grid
 
 import gaussjax as gj
-from gaussjax import _weighted_sum
+from gaussjax import _per_node
 
 jax.config.update("jax_enable_x64", True)
-CHOOSES = _weighted_sum._elementwise  # gaussjax's own judgement, restored at the end
+CHOOSES = _per_node.elementwise  # gaussjax's own judgement, restored at the end
 
 rng = np.random.default_rng(1)
 W1 = jnp.asarray(rng.normal(size=(2, 64)))
@@ -127,7 +127,7 @@ def main():
                 ("once per node", 32, lambda g, point: True),  # forced, not judged
                 ("once on all nodes", 0, CHOOSES),
             ):
-                _weighted_sum.UNROLLED_NODES, _weighted_sum._elementwise = limit, judge
+                _per_node.UNROLLED_NODES, _per_node.elementwise = limit, judge
                 # a new function each time, so that nothing compiled before is reused
                 compiled = first_call(transform(lambda *a, o=ours: o(*a)), small)
                 calls = {
@@ -140,7 +140,7 @@ def main():
                     f"{times['ours'] / times['peer']:.2f} |",
                     flush=True,
                 )
-    _weighted_sum.UNROLLED_NODES, _weighted_sum._elementwise = 32, CHOOSES
+    _per_node.UNROLLED_NODES, _per_node.elementwise = 32, CHOOSES
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from . import _per_node
 from ._batch import in_slices, innermost_is_vmap
 from ._devices import node_mesh, over_devices
 from ._progress import AbstractProgress, Meter
@@ -32,10 +33,6 @@ is recomputed in the backward pass instead (`jax.checkpoint`), so memory stays b
 cheap f and half the time for a tanh network (writing and reading every chunk's values cost
 more than evaluating f again), in a quarter of the memory or less
 (`python benchmarks/kept_or_recomputed.py`)."""
-UNROLLED_NODES = 32
-"""Under `jax.vmap` (many Gaussians at once) and without `batch_size`, a rule of at most this many
-nodes calls an elementwise g (`_elementwise`) once per node (`unrolled_total`) rather than once
-on all of them."""
 
 
 def reduce_nodes(
@@ -157,25 +154,21 @@ def weighted_sum(
     r"""$\sum_i w_i\, g(\xi_i)$ over the nodes of `rule` in `dim` dimensions; with `at` =
     (shift, factor), $\sum_i w_i\, g(\mathrm{shift} + \mathrm{factor}\,\xi_i)$.
 
-    Under `jax.vmap` over many Gaussians (`at` batched), with at most `UNROLLED_NODES` nodes, an
-    elementwise g (`_elementwise`; in reverse mode any g of at most `UNROLLED_EQUATIONS`
-    node-primitives) is called once per node (`unrolled_total`), and a large batch is summed a
-    slice at a time (`_batch.in_slices`)."""
+    Under `jax.vmap` over many Gaussians (`at` batched), g is called once per node
+    (`unrolled_total`) where `_per_node.choice` says so, and a large batch is summed a slice at
+    a time (`_batch.in_slices`)."""
     num_nodes = rule.num_nodes(dim)
-    few_nodes = num_nodes <= UNROLLED_NODES and batch_size is None
     if at is None or not _many_gaussians(at):
         return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node=False)
-    elementwise = few_nodes and _elementwise(g, at[0])
+    per_node = _per_node.choice(g, at[0], num_nodes, batch_size)  # (for the value, in reverse)
     if progress is not None or not innermost_is_vmap():
-        return _total(g, rule, dim, dtype, key, batch_size, progress, at, elementwise)
-    small = few_nodes and num_nodes * _equations(g, at[0]) <= UNROLLED_EQUATIONS
+        return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node[0])
 
-    def total(g, inputs, per_node):
+    def total(g, inputs, by_node):
         rule, key, at = inputs
-        return _total(g, rule, dim, dtype, key, batch_size, None, at, per_node)
+        return _total(g, rule, dim, dtype, key, batch_size, None, at, by_node)
 
     points = num_nodes if batch_size is None else min(num_nodes, batch_size)
-    per_node = (elementwise, elementwise or small)  # (for the value, in reverse mode)
     return in_slices(total, g, at[0], (rule, key, at), points, batch_size, per_node)
 
 
@@ -217,76 +210,6 @@ def unrolled_total(g, nodes: Float[Array, "b r"], weights: Float[Array, " b"], d
         value = jax.tree.map(lambda v, w=weight: w * as_floating(v, dtype), g(nodes[i]))
         total = value if total is None else jax.tree.map(jnp.add, total, value)
     return total
-
-
-UNROLLED_EQUATIONS = 1024
-"""In reverse mode under `jax.vmap`, a g that is not elementwise is also called once per node
-when (nodes) x (its primitives) is at most this: its gradient took 0.77-0.97x a hand-written
-vectorised grid that way and 1.13-1.21x on all nodes at once (a tanh network, 25 nodes,
-benchmarks/few_nodes.py), while its value is 2x slower per node; the limit keeps the compile
-time (about 2x) bounded."""
-ELEMENTWISE = frozenset(
-    """abs acos acosh add and asin asinh atan atan2 atanh cbrt ceil clamp convert_element_type
-    copy copy_p cos cosh digamma div eq erf erf_inv erfc exp exp2 expm1 floor ge gt imag
-    integer_pow is_finite lgamma le log log1p logistic lt max min mul ne neg nextafter not or pow
-    real rem round rsqrt select_n sign sin sinh sqrt square sub tan tanh xor
-    broadcast_in_dim reshape squeeze slice expand_dims
-    pjit jit closed_call custom_jvp_call custom_vjp_call custom_vjp_call_jaxpr""".split()
-)
-"""The primitives of an f that XLA fuses, point by point, into one loop (`_elementwise`)."""
-SMALL_PRODUCTS = frozenset("dot_general reduce_sum reduce_max reduce_min".split())
-SMALL_OPERANDS = 64
-"""Matrix products and sums over at most this many numbers per operand (a quadratic form of the
-point, a sum of its coordinates) count as elementwise: under `vmap` XLA fuses them as well.
-Called once per node, a saturating cost d^T P d in 3 dimensions took 0.68x a hand-written grid
-against 1.35-1.40x on all nodes; a network of 64 units (128 and 4,096 numbers) took 2x."""
-
-
-def _elementwise(g, point) -> bool:
-    """Whether g, traced at one point, applies only `ELEMENTWISE` primitives and small products
-    (`SMALL_PRODUCTS`): then XLA fuses its calls at every node into one loop over a batch of
-    Gaussians. One with larger matrix products (a network) was 2x slower called once per node
-    (benchmarks/few_nodes.py), so it keeps one call on all nodes."""
-    try:
-        jaxpr = jax.make_jaxpr(g)(jax.ShapeDtypeStruct(point.shape, point.dtype))
-    except Exception:  # noqa: BLE001 - g's own errors surface in the call itself
-        return False
-    return _only_elementwise(jaxpr.jaxpr)
-
-
-def _equations(g, point) -> int:
-    """How many primitives g applies at one point, those of inner jaxprs included."""
-    try:
-        jaxpr = jax.make_jaxpr(g)(jax.ShapeDtypeStruct(point.shape, point.dtype))
-    except Exception:  # noqa: BLE001 - g's own errors surface in the call itself
-        return UNROLLED_EQUATIONS + 1
-    return _count(jaxpr.jaxpr)
-
-
-def _count(jaxpr) -> int:
-    total = 0
-    for equation in jaxpr.eqns:
-        total += 1
-        for param in equation.params.values():
-            inner = getattr(param, "jaxpr", param)
-            if hasattr(inner, "eqns"):
-                total += _count(inner)
-    return total
-
-
-def _only_elementwise(jaxpr) -> bool:
-    for equation in jaxpr.eqns:
-        name = equation.primitive.name
-        small = name in SMALL_PRODUCTS and all(
-            np.prod(getattr(v.aval, "shape", ())) <= SMALL_OPERANDS for v in equation.invars
-        )
-        if name not in ELEMENTWISE and not small:
-            return False
-        for param in equation.params.values():
-            inner = getattr(param, "jaxpr", param)
-            if hasattr(inner, "eqns") and not _only_elementwise(inner):
-                return False
-    return True
 
 
 def _many_gaussians(at) -> bool:

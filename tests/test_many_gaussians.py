@@ -84,7 +84,7 @@ def test_a_small_product_is_called_once_per_node_and_a_wide_one_on_all_nodes():
 
 
 def test_in_reverse_mode_a_wide_but_short_f_is_called_once_per_node(monkeypatch):
-    from gaussjax import _weighted_sum
+    from gaussjax import _per_node
 
     def total(means, covs):
         one = lambda m, c: gj.expectation(wide, m, c, rule=RULE_2D)  # noqa: E731
@@ -99,7 +99,7 @@ def test_in_reverse_mode_a_wide_but_short_f_is_called_once_per_node(monkeypatch)
     assert count("sin", jax.make_jaxpr(total)(means, covs)) == 1  # the value: on all nodes
     assert count("sin", jax.make_jaxpr(gradient())(means, covs)) == 25
     per_node = jax.jit(gradient())(means, covs)
-    monkeypatch.setattr(_weighted_sum, "UNROLLED_EQUATIONS", 0)  # every f too long
+    monkeypatch.setattr(_per_node, "UNROLLED_EQUATIONS", 0)  # every f too long
     assert count("sin", jax.make_jaxpr(gradient())(means, covs)) == 1
     on_all_nodes = jax.jit(gradient())(means, covs)
     for a, b in zip(jax.tree.leaves(per_node), jax.tree.leaves(on_all_nodes), strict=True):

@@ -1,0 +1,93 @@
+"""Under `jax.vmap` over many Gaussians with few nodes: whether to call f once per node.
+
+Called once per node (`_weighted_sum.unrolled_total`), an f that XLA can fuse is computed in
+one loop over the batch and its values at the nodes are never stored; on a CPU that made the
+value 1.6-2x faster than one call on all nodes (benchmarks/few_nodes.py). f is judged by its
+program at one point (`make_jaxpr`), not run.
+"""
+
+import jax
+import numpy as np
+
+UNROLLED_NODES = 32
+"""Under `jax.vmap` (many Gaussians at once) and without `batch_size`, a rule of at most this many
+nodes calls an elementwise g (`elementwise`) once per node (`unrolled_total`) rather than once
+on all of them."""
+UNROLLED_EQUATIONS = 1024
+"""In reverse mode under `jax.vmap`, a g that is not elementwise is also called once per node
+when (nodes) x (its primitives) is at most this: its gradient took 0.77-0.97x a hand-written
+vectorised grid that way and 1.13-1.21x on all nodes at once (a tanh network, 25 nodes,
+benchmarks/few_nodes.py), while its value is 2x slower per node; the limit keeps the compile
+time (about 2x) bounded."""
+ELEMENTWISE = frozenset(
+    """abs acos acosh add and asin asinh atan atan2 atanh cbrt ceil clamp convert_element_type
+    copy copy_p cos cosh digamma div eq erf erf_inv erfc exp exp2 expm1 floor ge gt imag
+    integer_pow is_finite lgamma le log log1p logistic lt max min mul ne neg nextafter not or pow
+    real rem round rsqrt select_n sign sin sinh sqrt square sub tan tanh xor
+    broadcast_in_dim reshape squeeze slice expand_dims
+    pjit jit closed_call custom_jvp_call custom_vjp_call custom_vjp_call_jaxpr""".split()
+)
+"""The primitives of an f that XLA fuses, point by point, into one loop (`elementwise`)."""
+SMALL_PRODUCTS = frozenset("dot_general reduce_sum reduce_max reduce_min".split())
+SMALL_OPERANDS = 64
+"""Matrix products and sums over at most this many numbers per operand (a quadratic form of the
+point, a sum of its coordinates) count as elementwise: under `vmap` XLA fuses them as well.
+Called once per node, a saturating cost d^T P d in 3 dimensions took 0.68x a hand-written grid
+against 1.35-1.40x on all nodes; a network of 64 units (128 and 4,096 numbers) took 2x."""
+
+
+def elementwise(g, point) -> bool:
+    """Whether g, traced at one point, applies only `ELEMENTWISE` primitives and small products
+    (`SMALL_PRODUCTS`): then XLA fuses its calls at every node into one loop over a batch of
+    Gaussians. One with larger matrix products (a network) was 2x slower called once per node
+    (benchmarks/few_nodes.py), so it keeps one call on all nodes."""
+    try:
+        jaxpr = jax.make_jaxpr(g)(jax.ShapeDtypeStruct(point.shape, point.dtype))
+    except Exception:  # noqa: BLE001 - g's own errors surface in the call itself
+        return False
+    return _only_elementwise(jaxpr.jaxpr)
+
+
+def equations(g, point) -> int:
+    """How many primitives g applies at one point, those of inner jaxprs included."""
+    try:
+        jaxpr = jax.make_jaxpr(g)(jax.ShapeDtypeStruct(point.shape, point.dtype))
+    except Exception:  # noqa: BLE001 - g's own errors surface in the call itself
+        return UNROLLED_EQUATIONS + 1
+    return _count(jaxpr.jaxpr)
+
+
+def _count(jaxpr) -> int:
+    total = 0
+    for equation in jaxpr.eqns:
+        total += 1
+        for param in equation.params.values():
+            inner = getattr(param, "jaxpr", param)
+            if hasattr(inner, "eqns"):
+                total += _count(inner)
+    return total
+
+
+def _only_elementwise(jaxpr) -> bool:
+    for equation in jaxpr.eqns:
+        name = equation.primitive.name
+        small = name in SMALL_PRODUCTS and all(
+            np.prod(getattr(v.aval, "shape", ())) <= SMALL_OPERANDS for v in equation.invars
+        )
+        if name not in ELEMENTWISE and not small:
+            return False
+        for param in equation.params.values():
+            inner = getattr(param, "jaxpr", param)
+            if hasattr(inner, "eqns") and not _only_elementwise(inner):
+                return False
+    return True
+
+
+def choice(g, point, num_nodes: int, batch_size: int | None) -> tuple[bool, bool]:
+    """(once per node for the value, once per node in reverse mode): without `batch_size` and
+    with at most `UNROLLED_NODES` nodes, an `elementwise` g both; in reverse mode also a g of at
+    most `UNROLLED_EQUATIONS` primitives over all nodes."""
+    if batch_size is not None or num_nodes > UNROLLED_NODES:
+        return False, False
+    fused = elementwise(g, point)
+    return fused, fused or num_nodes * equations(g, point) <= UNROLLED_EQUATIONS
