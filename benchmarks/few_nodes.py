@@ -124,7 +124,7 @@ def main():
         ):
             for label, limit, judge in (
                 ("as gaussjax chooses", 32, CHOOSES),
-                ("once per node", 32, lambda g, point: True),  # forced, not judged
+                ("once per node", 32, lambda jaxpr: True),  # forced, not judged
                 ("once on all nodes", 0, CHOOSES),
             ):
                 _per_node.UNROLLED_NODES, _per_node.elementwise = limit, judge

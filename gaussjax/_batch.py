@@ -16,7 +16,8 @@ ones of 81, are summed whole.
 
 Only `jax.vmap` knows the batch's size: the sum is a `custom_vmap` function, whose batching rule
 receives it. Its inputs are every array the sum reads, f's closure included (a likelihood's
-labels, batched like the means). `custom_vmap` cannot be differentiated itself, so it is used
+labels, batched like the means: f is traced into an `Integrand`, whose closed-over values are
+pytree leaves). `custom_vmap` cannot be differentiated itself, so it is used
 only where `jax.vmap` is the transformation being traced: its rule then runs under any `grad`
 or `jit` around the `vmap`, and what the rule does is differentiated as usual.
 """
@@ -28,12 +29,15 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
+from ._integrand import Integrand
+
 try:
     from jax._src.core import no_axis_name as _NO_AXIS_NAME
     from jax._src.core import trace_ctx as _trace_context
     from jax._src.interpreters.batching import BatchTrace as _BatchTrace
+    from jax._src.interpreters.batching import BatchTracer as _BatchTracer
 except ImportError:  # pragma: no cover - another JAX: the batch is vectorised whole
-    _trace_context = _BatchTrace = _NO_AXIS_NAME = None
+    _trace_context = _BatchTrace = _BatchTracer = _NO_AXIS_NAME = None
 
 MAX_BYTES_AT_ONCE = 2**30
 """Without `batch_size`, a `jax.vmap` over many Gaussians is summed whole while its points
@@ -50,6 +54,25 @@ def bytes_per_point(dim: int, dtype, stores_points: bool = True) -> int:
     return jnp.dtype(dtype).itemsize * numbers
 
 
+def batched(tree) -> bool:
+    """Whether any leaf of `tree` (a Gaussian's shift and factor) is batched by `jax.vmap`."""
+    leaves = jax.tree.leaves(tree)
+    return _BatchTracer is not None and any(isinstance(leaf, _BatchTracer) for leaf in leaves)
+
+
+def traced(g: Callable, point) -> "Integrand | None":
+    """g as data (an `Integrand`: its program at one point like `point`, and every value it
+    closes over, traced ones such as a batched label included, as pytree leaves), or None where
+    g cannot be traced (its own error then surfaces in the call itself)."""
+    try:
+        closed, shapes = jax.make_jaxpr(g, return_shape=True)(
+            jax.ShapeDtypeStruct(point.shape, point.dtype)
+        )
+    except Exception:  # noqa: BLE001
+        return None
+    return Integrand(closed.jaxpr, list(closed.consts), jax.tree.structure(shapes))
+
+
 def innermost_is_vmap() -> bool:
     """Whether the transformation being traced is a `jax.vmap` (without an axis name, which f
     might use for collectives across the batch)."""
@@ -61,25 +84,24 @@ def innermost_is_vmap() -> bool:
 
 def in_slices(
     total: Callable,
-    g: Callable,
+    g: "Integrand",
     point,
     inputs,
     points_each: int,
     batch_size: int | None,
     per_node: tuple[bool, bool],
 ):
-    """`total(g, inputs, by_node)`, the sum for one Gaussian, under the innermost `jax.vmap`:
+    """`total(inputs, g, by_node)`, the sum for one Gaussian, under the innermost `jax.vmap`:
     over the whole batch, or a slice at a time where the sum stores its points (g is not called
     once per node) or is differentiated in reverse mode, and batch x `points_each` points are
     more than `batch_size` or would need more than `MAX_BYTES_AT_ONCE`. `per_node` says whether
-    g is called once per node (`by_node`) for the value and in reverse mode. `point` (one
-    point, an array) is where g is traced to find the arrays it closes over."""
-    g_open, closure = _closure_converted(g, point)
-    dynamic, static = eqx.partition((inputs, closure), eqx.is_array)
+    g is called once per node (`by_node`) for the value and in reverse mode. g is `traced`, so
+    that everything it reads is an input of the `custom_vmap` function; `point` is one point
+    (an array)."""
+    dynamic, static = eqx.partition((inputs, g), eqx.is_array)
 
     def one(dynamic, by_node):
-        inputs, closure = eqx.combine(dynamic, static)
-        return total(lambda x: g_open(x, closure), inputs, by_node)
+        return total(*eqx.combine(dynamic, static), by_node)
 
     @custom_vmap
     def summed(dynamic):
@@ -116,20 +138,3 @@ def _reverse_mode() -> bool:
     while isinstance(trace, _BatchTrace):
         trace = getattr(trace, "parent_trace", None)
     return type(trace).__name__ == "LinearizeTrace"
-
-
-def _closure_converted(g: Callable, point) -> tuple[Callable, list]:
-    """(g_open, closure): g_open(x, closure) is g(x), with every traced value g closes over
-    (such as a batched label) passed in `closure` instead."""
-    closed, shapes = jax.make_jaxpr(g, return_shape=True)(point)
-    out_tree = jax.tree.structure(shapes)
-    traced = [isinstance(c, jax.core.Tracer) for c in closed.consts]
-    closure = [c for c, is_traced in zip(closed.consts, traced, strict=True) if is_traced]
-
-    def g_open(x, closure):
-        given = iter(closure)
-        consts = [next(given) if t else c for c, t in zip(closed.consts, traced, strict=True)]
-        leaves = jax.core.eval_jaxpr(closed.jaxpr, consts, *jax.tree.leaves(x))
-        return jax.tree.unflatten(out_tree, leaves)
-
-    return g_open, closure

@@ -3,11 +3,11 @@
 Called once per node (`_weighted_sum.unrolled_total`), an f that XLA can fuse is computed in
 one loop over the batch and its values at the nodes are never stored; on a CPU that made the
 value 1.6-2x faster than one call on all nodes (benchmarks/few_nodes.py). f is judged by its
-program at one point (`make_jaxpr`), not run.
+program at one point (`_batch.traced`), not run.
 """
 
-import jax
 import numpy as np
+from jax.extend.core import jaxprs_in_params
 
 UNROLLED_NODES = 32
 """Under `jax.vmap` (many Gaussians at once) and without `batch_size`, a rule of at most this many
@@ -36,58 +36,37 @@ Called once per node, a saturating cost d^T P d in 3 dimensions took 0.68x a han
 against 1.35-1.40x on all nodes; a network of 64 units (128 and 4,096 numbers) took 2x."""
 
 
-def elementwise(g, point) -> bool:
-    """Whether g, traced at one point, applies only `ELEMENTWISE` primitives and small products
+def elementwise(jaxpr) -> bool:
+    """Whether f's program at one point applies only `ELEMENTWISE` primitives and small products
     (`SMALL_PRODUCTS`): then XLA fuses its calls at every node into one loop over a batch of
     Gaussians. One with larger matrix products (a network) was 2x slower called once per node
     (benchmarks/few_nodes.py), so it keeps one call on all nodes."""
-    try:
-        jaxpr = jax.make_jaxpr(g)(jax.ShapeDtypeStruct(point.shape, point.dtype))
-    except Exception:  # noqa: BLE001 - g's own errors surface in the call itself
-        return False
-    return _only_elementwise(jaxpr.jaxpr)
+    return all(_fused(equation) for equation in _equations(jaxpr))
 
 
-def equations(g, point) -> int:
-    """How many primitives g applies at one point, those of inner jaxprs included."""
-    try:
-        jaxpr = jax.make_jaxpr(g)(jax.ShapeDtypeStruct(point.shape, point.dtype))
-    except Exception:  # noqa: BLE001 - g's own errors surface in the call itself
-        return UNROLLED_EQUATIONS + 1
-    return _count(jaxpr.jaxpr)
+def _fused(equation) -> bool:
+    name = equation.primitive.name
+    if name in ELEMENTWISE:
+        return True
+    sizes = (np.prod(getattr(v.aval, "shape", ())) for v in equation.invars)
+    return name in SMALL_PRODUCTS and all(size <= SMALL_OPERANDS for size in sizes)
 
 
-def _count(jaxpr) -> int:
-    total = 0
+def _equations(jaxpr):
+    """Every equation of `jaxpr`, those of the jaxprs inside it (a `jit`, a `custom_jvp`) too."""
     for equation in jaxpr.eqns:
-        total += 1
-        for param in equation.params.values():
-            inner = getattr(param, "jaxpr", param)
-            if hasattr(inner, "eqns"):
-                total += _count(inner)
-    return total
+        yield equation
+        for inner in jaxprs_in_params(equation.params):
+            yield from _equations(inner)
 
 
-def _only_elementwise(jaxpr) -> bool:
-    for equation in jaxpr.eqns:
-        name = equation.primitive.name
-        small = name in SMALL_PRODUCTS and all(
-            np.prod(getattr(v.aval, "shape", ())) <= SMALL_OPERANDS for v in equation.invars
-        )
-        if name not in ELEMENTWISE and not small:
-            return False
-        for param in equation.params.values():
-            inner = getattr(param, "jaxpr", param)
-            if hasattr(inner, "eqns") and not _only_elementwise(inner):
-                return False
-    return True
-
-
-def choice(g, point, num_nodes: int, batch_size: int | None) -> tuple[bool, bool]:
-    """(once per node for the value, once per node in reverse mode): without `batch_size` and
-    with at most `UNROLLED_NODES` nodes, an `elementwise` g both; in reverse mode also a g of at
-    most `UNROLLED_EQUATIONS` primitives over all nodes."""
+def choice(jaxpr, num_nodes: int, batch_size: int | None) -> tuple[bool, bool]:
+    """(once per node for the value, once per node in reverse mode), for f's program `jaxpr` at
+    one point: without `batch_size` and with at most `UNROLLED_NODES` nodes, an `elementwise`
+    f both; in reverse mode also an f of at most `UNROLLED_EQUATIONS` primitives over all
+    nodes."""
     if batch_size is not None or num_nodes > UNROLLED_NODES:
         return False, False
-    fused = elementwise(g, point)
-    return fused, fused or num_nodes * equations(g, point) <= UNROLLED_EQUATIONS
+    fused = elementwise(jaxpr)
+    short = num_nodes * sum(1 for _ in _equations(jaxpr)) <= UNROLLED_EQUATIONS
+    return fused, fused or short

@@ -12,13 +12,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._covariance import mean_and_factor
 from ._default_rule import default_rule
 from ._estimators import AbstractEstimator, resolve_estimator
 from ._find_projection import Lifted, find_projection
+from ._integrand import Integrand
 from ._laplace import Laplace, resolve_adapt
 from ._log_space import log_integrate
 from ._progress import AbstractProgress, resolve_progress
@@ -28,23 +28,6 @@ from ._rules._base import PyTree
 from ._tolerance import Tolerance, resolve_tolerance
 from ._weighted_sum import MAX_NODES, weighted_sum
 from .integrands import AbstractIntegrand
-
-
-class Integrand(eqx.Module):
-    """f as data: its program, traced once at the boundary, and the values it closes over.
-
-    The closed-over values (a network's weights, a key, anything f captured) are pytree leaves,
-    so they can be passed to `jax.custom_jvp` functions explicitly and differentiated; the
-    program is evaluated without calling the user's Python function again.
-    """
-
-    program: object = eqx.field(static=True)
-    consts: list
-    out_structure: object = eqx.field(static=True)
-
-    def __call__(self, x: Float[Array, " n"]) -> PyTree:
-        flat = jaxpr_as_fun(ClosedJaxpr(self.program, self.consts))(x)
-        return jax.tree.unflatten(self.out_structure, flat)
 
 
 class Problem(eqx.Module):

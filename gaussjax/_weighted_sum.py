@@ -8,16 +8,11 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from . import _per_node
-from ._batch import in_slices, innermost_is_vmap
+from ._batch import batched, in_slices, innermost_is_vmap, traced
 from ._devices import node_mesh, over_devices
 from ._progress import AbstractProgress, Meter
 from ._rules import AbstractRule
 from ._rules._base import PyTree
-
-try:
-    from jax._src.interpreters.batching import BatchTracer as _BatchTracer
-except ImportError:  # pragma: no cover - another JAX: every chunk calls g once on all its nodes
-    _BatchTracer = None
 
 MAX_NODES = 2**31 - 1
 """No rule may have more nodes than this: node indices are 32-bit integers."""
@@ -158,18 +153,19 @@ def weighted_sum(
     (`unrolled_total`) where `_per_node.choice` says so, and a large batch is summed a slice at
     a time (`_batch.in_slices`)."""
     num_nodes = rule.num_nodes(dim)
-    if at is None or not _many_gaussians(at):
+    program = None if at is None or not batched(at) else traced(g, at[0])
+    if program is None:
         return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node=False)
-    per_node = _per_node.choice(g, at[0], num_nodes, batch_size)  # (for the value, in reverse)
+    per_node = _per_node.choice(program.program, num_nodes, batch_size)  # (value, reverse)
     if progress is not None or not innermost_is_vmap():
         return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node[0])
 
-    def total(g, inputs, by_node):
+    def total(inputs, g, by_node):
         rule, key, at = inputs
         return _total(g, rule, dim, dtype, key, batch_size, None, at, by_node)
 
     points = num_nodes if batch_size is None else min(num_nodes, batch_size)
-    return in_slices(total, g, at[0], (rule, key, at), points, batch_size, per_node)
+    return in_slices(total, program, at[0], (rule, key, at), points, batch_size, per_node)
 
 
 def _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node: bool) -> PyTree:
@@ -210,12 +206,6 @@ def unrolled_total(g, nodes: Float[Array, "b r"], weights: Float[Array, " b"], d
         value = jax.tree.map(lambda v, w=weight: w * as_floating(v, dtype), g(nodes[i]))
         total = value if total is None else jax.tree.map(jnp.add, total, value)
     return total
-
-
-def _many_gaussians(at) -> bool:
-    """Whether the Gaussian (shift and factor) is batched by `jax.vmap`: many at once."""
-    leaves = jax.tree.leaves(at)
-    return _BatchTracer is not None and any(isinstance(leaf, _BatchTracer) for leaf in leaves)
 
 
 def weighted_total(weights: Float[Array, " b"], values: Float[Array, "b ..."]) -> Array:

@@ -1,0 +1,25 @@
+"""f as data: its program and the values it closes over (see `Integrand`)."""
+
+import equinox as eqx
+import jax
+from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
+from jaxtyping import Array, Float
+
+from ._rules._base import PyTree
+
+
+class Integrand(eqx.Module):
+    """f as data: its program, traced once at the boundary, and the values it closes over.
+
+    The closed-over values (a network's weights, a key, anything f captured) are pytree leaves,
+    so they can be passed to `jax.custom_jvp` functions explicitly and differentiated; the
+    program is evaluated without calling the user's Python function again.
+    """
+
+    program: object = eqx.field(static=True)
+    consts: list
+    out_structure: object = eqx.field(static=True)
+
+    def __call__(self, x: Float[Array, " n"]) -> PyTree:
+        flat = jaxpr_as_fun(ClosedJaxpr(self.program, self.consts))(x)
+        return jax.tree.unflatten(self.out_structure, flat)
