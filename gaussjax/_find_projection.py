@@ -25,9 +25,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, Var, jaxpr_as_fun, jaxprs_in_params
+from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, Var, jaxpr_as_fun
 from jaxtyping import Array, Float
 
+from ._integrand import within
 from ._rules._base import PyTree
 
 KINKS = frozenset(
@@ -78,6 +79,10 @@ def find_projection(program: Jaxpr, consts: list, dtype) -> Float[Array, "n k"] 
 
 def _has_kink(equation) -> bool:
     """Whether `equation`, or a program nested in it, may make a kink or a jump."""
+    return any(_kinked(e) for e in within(equation))
+
+
+def _kinked(equation) -> bool:
     if equation.primitive.name in KINKS:
         return True
     if equation.primitive.name == "convert_element_type":  # a comparison made a number: a step
@@ -85,7 +90,7 @@ def _has_kink(equation) -> bool:
         return not jnp.issubdtype(source, jnp.inexact) or not jnp.issubdtype(
             equation.params["new_dtype"], jnp.inexact
         )
-    return any(_has_kink(e) for inner in jaxprs_in_params(equation.params) for e in inner.eqns)
+    return False
 
 
 def _depends_on_x(program: Jaxpr, x: Var) -> set:

@@ -2,7 +2,7 @@
 
 import equinox as eqx
 import jax
-from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
+from jax.extend.core import ClosedJaxpr, Jaxpr, jaxpr_as_fun
 from jaxtyping import Array, Float
 
 from ._rules._base import PyTree
@@ -23,3 +23,19 @@ class Integrand(eqx.Module):
     def __call__(self, x: Float[Array, " n"]) -> PyTree:
         flat = jaxpr_as_fun(ClosedJaxpr(self.program, self.consts))(x)
         return jax.tree.unflatten(self.out_structure, flat)
+
+
+def equations(jaxpr: Jaxpr):
+    """Every equation of `jaxpr`, each followed by those of the programs nested in it."""
+    for equation in jaxpr.eqns:
+        yield from within(equation)
+
+
+def within(equation):
+    """`equation`, then the equations of the programs nested in it (a `jit`, a `custom_jvp`, a
+    `cond`'s branches, a loop's body), however deep."""
+    yield equation
+    for value in equation.params.values():
+        for item in value if isinstance(value, tuple | list) else (value,):
+            if isinstance(item, ClosedJaxpr | Jaxpr):
+                yield from equations(getattr(item, "jaxpr", item))

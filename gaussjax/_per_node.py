@@ -7,7 +7,8 @@ program at one point (`_batch.traced`), not run.
 """
 
 import numpy as np
-from jax.extend.core import jaxprs_in_params
+
+from ._integrand import equations
 
 UNROLLED_NODES = 32
 """Under `jax.vmap` (many Gaussians at once) and without `batch_size`, a rule of at most this many
@@ -41,7 +42,7 @@ def elementwise(jaxpr) -> bool:
     (`SMALL_PRODUCTS`): then XLA fuses its calls at every node into one loop over a batch of
     Gaussians. One with larger matrix products (a network) was 2x slower called once per node
     (benchmarks/few_nodes.py), so it keeps one call on all nodes."""
-    return all(_fused(equation) for equation in _equations(jaxpr))
+    return all(_fused(equation) for equation in equations(jaxpr))
 
 
 def _fused(equation) -> bool:
@@ -52,14 +53,6 @@ def _fused(equation) -> bool:
     return name in SMALL_PRODUCTS and all(size <= SMALL_OPERANDS for size in sizes)
 
 
-def _equations(jaxpr):
-    """Every equation of `jaxpr`, those of the jaxprs inside it (a `jit`, a `custom_jvp`) too."""
-    for equation in jaxpr.eqns:
-        yield equation
-        for inner in jaxprs_in_params(equation.params):
-            yield from _equations(inner)
-
-
 def choice(jaxpr, num_nodes: int, batch_size: int | None) -> tuple[bool, bool]:
     """(once per node for the value, once per node in reverse mode), for f's program `jaxpr` at
     one point: without `batch_size` and with at most `UNROLLED_NODES` nodes, an `elementwise`
@@ -68,5 +61,5 @@ def choice(jaxpr, num_nodes: int, batch_size: int | None) -> tuple[bool, bool]:
     if batch_size is not None or num_nodes > UNROLLED_NODES:
         return False, False
     fused = elementwise(jaxpr)
-    short = num_nodes * sum(1 for _ in _equations(jaxpr)) <= UNROLLED_EQUATIONS
+    short = num_nodes * sum(1 for _ in equations(jaxpr)) <= UNROLLED_EQUATIONS
     return fused, fused or short
