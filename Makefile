@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 LINTED := gaussjax tests benchmarks notebooks/execute.py docs/hooks.py
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test chromium docs docs-serve lint benchmark clean
+.PHONY: demo test test-oldest chromium docs docs-serve lint benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,21 @@ test: $(VENV)/.test-installed chromium
 	$(BIN)/ruff format --check $(LINTED)
 	GAUSSJAX_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n auto --nbmake notebooks tests gaussjax
 
+# The suite (not the notebooks or the site) on the oldest versions pyproject.toml allows: uv
+# installs the lowest version of each dependency that its floor admits.
+OLDEST := .venv-oldest
+
+$(OLDEST)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet uv
+	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python --resolution lowest-direct \
+		-e ".[test]"
+	touch $@
+
+test-oldest: $(OLDEST)/.installed
+	$(OLDEST)/bin/python -c "import jax, equinox; print('jax', jax.__version__, 'equinox', equinox.__version__)"
+	$(OLDEST)/bin/python -m pytest -n auto tests gaussjax --ignore tests/test_docs.py
+
 docs: $(VENV)/.docs-installed
 	$(BIN)/mkdocs build --strict
 
@@ -62,4 +77,4 @@ benchmark: $(VENV)/.benchmark-installed
 	$(BIN)/python benchmarks/progress.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache site .cache
+	rm -rf $(VENV) $(OLDEST) .pytest_cache site .cache
