@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
-from ._integrand import Integrand
+from ._integrand import Integrand, trace
 
 try:
     from jax._src.core import no_axis_name as _NO_AXIS_NAME
@@ -65,12 +65,9 @@ def traced(g: Callable, point) -> "Integrand | None":
     closes over, traced ones such as a batched label included, as pytree leaves), or None where
     g cannot be traced (its own error then surfaces in the call itself)."""
     try:
-        closed, shapes = jax.make_jaxpr(g, return_shape=True)(
-            jax.ShapeDtypeStruct(point.shape, point.dtype)
-        )
+        return trace(g, jax.ShapeDtypeStruct(point.shape, point.dtype))[0]
     except Exception:  # noqa: BLE001
         return None
-    return Integrand(closed.jaxpr, list(closed.consts), jax.tree.structure(shapes))
 
 
 def innermost_is_vmap() -> bool:

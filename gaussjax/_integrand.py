@@ -25,6 +25,12 @@ class Integrand(eqx.Module):
         return jax.tree.unflatten(self.out_structure, flat)
 
 
+def trace(f, point: jax.ShapeDtypeStruct) -> tuple[Integrand, PyTree]:
+    """f traced once at a point like `point`: as an `Integrand`, and the shapes it returns."""
+    closed, shapes = jax.make_jaxpr(f, return_shape=True)(point)
+    return Integrand(closed.jaxpr, list(closed.consts), jax.tree.structure(shapes)), shapes
+
+
 def equations(jaxpr: Jaxpr):
     """Every equation of `jaxpr`, each followed by those of the programs nested in it."""
     for equation in jaxpr.eqns:

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jax.extend.core import Literal
 
-from ._integrand import Integrand
+from ._integrand import Integrand, trace
 
 SHAPE_OPERATIONS = {
     "broadcast_in_dim",
@@ -34,12 +34,9 @@ could be -inf, and their zero derivative times an infinite one is NaN."""
 def log_abs(f, x: jax.Array) -> jax.Array:
     """log|f(x)| for a scalar-valued f, pushed through f's operations where possible. An
     `Integrand` brings its program; any other f is traced here."""
-    if isinstance(f, Integrand):
-        program, consts = f.program, f.consts
-    else:
-        closed = jax.make_jaxpr(f)(jax.ShapeDtypeStruct(x.shape, x.dtype))
-        program, consts = closed.jaxpr, closed.consts
-    (out,) = _log_outputs(program, list(consts), [x])
+    if not isinstance(f, Integrand):
+        f, _ = trace(f, jax.ShapeDtypeStruct(x.shape, x.dtype))
+    (out,) = _log_outputs(f.program, list(f.consts), [x])
     return out
 
 

@@ -53,12 +53,17 @@ def _fused(equation) -> bool:
     return name in SMALL_PRODUCTS and all(size <= SMALL_OPERANDS for size in sizes)
 
 
+def considered(num_nodes: int, batch_size: int | None) -> bool:
+    """Whether f may be called once per node at all: without `batch_size`, and with at most
+    `UNROLLED_NODES` nodes."""
+    return batch_size is None and num_nodes <= UNROLLED_NODES
+
+
 def choice(jaxpr, num_nodes: int, batch_size: int | None) -> tuple[bool, bool]:
     """(once per node for the value, once per node in reverse mode), for f's program `jaxpr` at
-    one point: without `batch_size` and with at most `UNROLLED_NODES` nodes, an `elementwise`
-    f both; in reverse mode also an f of at most `UNROLLED_EQUATIONS` primitives over all
-    nodes."""
-    if batch_size is not None or num_nodes > UNROLLED_NODES:
+    one point: where `considered`, an `elementwise` f both; in reverse mode also an f of at
+    most `UNROLLED_EQUATIONS` primitives over all nodes."""
+    if not considered(num_nodes, batch_size):
         return False, False
     fused = elementwise(jaxpr)
     short = num_nodes * sum(1 for _ in equations(jaxpr)) <= UNROLLED_EQUATIONS

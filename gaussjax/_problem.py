@@ -18,7 +18,7 @@ from ._covariance import mean_and_factor
 from ._default_rule import default_rule
 from ._estimators import AbstractEstimator, resolve_estimator
 from ._find_projection import Lifted, find_projection
-from ._integrand import Integrand
+from ._integrand import Integrand, equations, trace
 from ._laplace import Laplace, resolve_adapt
 from ._log_space import log_integrate
 from ._progress import AbstractProgress, resolve_progress
@@ -230,7 +230,7 @@ def _trace_integrand(f, mean: jax.ShapeDtypeStruct, caller: str, scalar: bool) -
         raise TypeError(f"{caller}: f must be a callable x -> f(x), got {type(f).__name__}.")
     point = jax.ShapeDtypeStruct(mean.shape, mean.dtype)
     try:
-        closed, shapes = jax.make_jaxpr(f, return_shape=True)(point)
+        integrand, shapes = trace(f, point)
     except TypeError as error:
         if "not a valid JAX type" not in str(error):
             raise
@@ -244,7 +244,7 @@ def _trace_integrand(f, mean: jax.ShapeDtypeStruct, caller: str, scalar: bool) -
             f"{caller}: f must return a number, an array or a pytree of numeric arrays for a "
             f"point x of shape {mean.shape}; it returned {shapes}."
         )
-    if _unbatchable_callback(closed.jaxpr):
+    if _unbatchable_callback(integrand.program):
         raise ValueError(
             f"{caller}: f calls jax.pure_callback without vmap_method, but gaussjax evaluates f "
             "on many nodes at once with jax.vmap, which needs one. Pass "
@@ -257,22 +257,16 @@ def _trace_integrand(f, mean: jax.ShapeDtypeStruct, caller: str, scalar: bool) -
             f"it returned {jax.tree.map(lambda s: s.shape, shapes)}. Reduce it, or apply "
             "jax.jacrev to gj.expectation."
         )
-    return Integrand(closed.jaxpr, list(closed.consts), jax.tree.structure(shapes))
+    return integrand
 
 
 def _unbatchable_callback(jaxpr) -> bool:
     """Whether the program calls `jax.pure_callback` without a `vmap_method` (so that it cannot
     be batched), here or in any program nested in it."""
-    for equation in jaxpr.eqns:
-        params = equation.params
-        if equation.primitive.name == "pure_callback" and params.get("vmap_method") is None:
-            return True
-        for param in params.values():
-            for inner in param if isinstance(param, (tuple, list)) else (param,):
-                inner = getattr(inner, "jaxpr", inner)  # a ClosedJaxpr holds a Jaxpr
-                if hasattr(inner, "eqns") and _unbatchable_callback(inner):
-                    return True
-    return False
+    return any(
+        e.primitive.name == "pure_callback" and e.params.get("vmap_method") is None
+        for e in equations(jaxpr)
+    )
 
 
 def _is_numeric(dtype) -> bool:

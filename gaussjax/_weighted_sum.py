@@ -153,11 +153,14 @@ def weighted_sum(
     (`unrolled_total`) where `_per_node.choice` says so, and a large batch is summed a slice at
     a time (`_batch.in_slices`)."""
     num_nodes = rule.num_nodes(dim)
-    program = None if at is None or not batched(at) else traced(g, at[0])
+    many = at is not None and batched(at)
+    slices = many and progress is None and innermost_is_vmap()
+    wanted = slices or (many and _per_node.considered(num_nodes, batch_size))
+    program = traced(g, at[0]) if wanted else None  # g as data, only where it is read
     if program is None:
         return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node=False)
     per_node = _per_node.choice(program.program, num_nodes, batch_size)  # (value, reverse)
-    if progress is not None or not innermost_is_vmap():
+    if not slices:
         return _total(g, rule, dim, dtype, key, batch_size, progress, at, per_node[0])
 
     def total(inputs, g, by_node):

@@ -294,6 +294,8 @@ def test_pure_callback_without_vmap_method_names_the_fix():
         gj.expectation(black_box, MEAN, COV, rule=RULE, estimator="score")
     with pytest.raises(ValueError, match=message):
         jax.jit(lambda m: gj.expectation(black_box, m, COV, rule=RULE, estimator="score"))(MEAN)
+    with pytest.raises(ValueError, match=message):  # in a program nested in f's
+        gj.expectation(jax.jit(black_box), MEAN, COV, rule=RULE, estimator="score")
     with pytest.raises(ValueError, match="gj.mean_cov_grads: f calls jax.pure_callback"):
         gj.mean_cov_grads(black_box, MEAN, COV, method="score", rule=RULE)
 
